@@ -1,0 +1,201 @@
+"""Optimizers: SGD (momentum, Nesterov, learning-rate schedules), Adam, L-BFGS.
+
+The stochastic optimizers update the flat parameter vector **in place** from
+the flat gradient vector, so one step is a handful of whole-vector NumPy calls
+whatever the number of layers. Their state (velocities, moments) is a flat
+vector too, allocated once when the optimizer is made and carried across
+``partial_fit`` calls.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import scipy.optimize
+
+
+class SGD:
+    """Stochastic gradient descent with momentum and learning-rate schedules.
+
+    One step, with velocity ``v``, momentum ``mu`` and learning rate ``lr``::
+
+        v <- mu * v - lr * g
+        w <- w + v                      (classical momentum)
+        w <- w + mu * v - lr * g        (Nesterov: look one step ahead)
+
+    Parameters
+    ----------
+    n_params : int
+        Length of the flat parameter vector.
+    dtype : dtype
+        dtype of the parameters.
+    learning_rate_init : float
+        Initial step size.
+    schedule : {"constant", "invscaling", "adaptive", "cosine"}
+        How the step size changes: kept, ``lr0 / (t + 1) ** power_t`` after
+        ``t`` samples, divided by 5 each time training stalls, or a cosine
+        decay from ``lr0`` to 0 over ``max_iter`` epochs.
+    momentum, nesterov, power_t : float, bool, float
+        As in scikit-learn's ``MLPClassifier``.
+    max_iter : int
+        Length of the cosine schedule, in epochs.
+    """
+
+    # Velocities of weights on inputs that are almost never non-zero (the
+    # border pixels of MNIST) decay geometrically towards 0 and, in float32,
+    # become denormal numbers after a few hundred steps; arithmetic on
+    # denormals is many times slower. Flushing them to zero every so often
+    # costs little and changes nothing measurable.
+    FLUSH_EVERY = 64
+
+    def __init__(
+        self,
+        n_params: int,
+        dtype: np.dtype,
+        learning_rate_init: float,
+        schedule: str = "constant",
+        momentum: float = 0.9,
+        nesterov: bool = True,
+        power_t: float = 0.5,
+        max_iter: int = 200,
+    ) -> None:
+        self.learning_rate_init = learning_rate_init
+        self.learning_rate = learning_rate_init
+        self.schedule = schedule
+        self.momentum = momentum
+        self.nesterov = nesterov
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.velocity = np.zeros(n_params, dtype=dtype)
+        self._scratch = np.empty(n_params, dtype=dtype)
+        self._tiny = np.finfo(dtype).tiny
+        self.n_steps = 0
+
+    def step(self, params: np.ndarray, grad: np.ndarray) -> None:
+        """Update ``params`` in place with the gradient ``grad``."""
+        lr, mu, v, s = self.learning_rate, self.momentum, self.velocity, self._scratch
+        np.multiply(grad, lr, out=s)  # s = lr * g
+        v *= mu
+        v -= s  # v = mu * v - lr * g
+        if self.nesterov:
+            params -= s
+            np.multiply(v, mu, out=s)
+            params += s  # w += mu * v - lr * g
+        else:
+            params += v
+        self.n_steps += 1
+        if self.n_steps % self.FLUSH_EVERY == 0:
+            np.abs(v, out=s)
+            np.copyto(v, 0, where=s < self._tiny)
+
+    def epoch_ends(self, n_samples_seen: int, n_epochs: int) -> None:
+        """Move the schedule on at the end of an epoch."""
+        if self.schedule == "invscaling":
+            self.learning_rate = (
+                self.learning_rate_init / (n_samples_seen + 1) ** self.power_t
+            )
+        elif self.schedule == "cosine":
+            progress = min(n_epochs / self.max_iter, 1.0)
+            self.learning_rate = (
+                0.5 * self.learning_rate_init * (1 + math.cos(math.pi * progress))
+            )
+
+    def stalled(self, verbose: bool) -> bool:
+        """Training stopped improving: return True to stop.
+
+        With the adaptive schedule the learning rate is divided by 5 and
+        training goes on, until it falls below 1e-6.
+        """
+        if self.schedule != "adaptive":
+            return True
+        if self.learning_rate <= 1e-6:
+            return True
+        self.learning_rate /= 5.0
+        if verbose:
+            print(f"Setting learning rate to {self.learning_rate:f}")
+        return False
+
+
+class Adam:
+    """Adam (Kingma & Ba, 2014), with bias-corrected moment estimates.
+
+    One step, at step number ``t``::
+
+        m <- b1 * m + (1 - b1) * g
+        v <- b2 * v + (1 - b2) * g**2
+        w <- w - lr * sqrt(1 - b2**t) / (1 - b1**t) * m / (sqrt(v) + eps)
+    """
+
+    def __init__(
+        self,
+        n_params: int,
+        dtype: np.dtype,
+        learning_rate_init: float,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+    ) -> None:
+        self.learning_rate_init = learning_rate_init
+        self.learning_rate = learning_rate_init
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.m = np.zeros(n_params, dtype=dtype)
+        self.v = np.zeros(n_params, dtype=dtype)
+        self._scratch = np.empty(n_params, dtype=dtype)
+        self.n_steps = 0
+
+    def step(self, params: np.ndarray, grad: np.ndarray) -> None:
+        """Update ``params`` in place with the gradient ``grad``."""
+        b1, b2, m, v, s = self.beta_1, self.beta_2, self.m, self.v, self._scratch
+        self.n_steps += 1
+        t = self.n_steps
+        m *= b1
+        np.multiply(grad, 1 - b1, out=s)
+        m += s  # m = b1 m + (1 - b1) g
+        v *= b2
+        np.multiply(grad, grad, out=s)
+        s *= 1 - b2
+        v += s  # v = b2 v + (1 - b2) g^2
+        lr_t = self.learning_rate * math.sqrt(1 - b2**t) / (1 - b1**t)
+        np.sqrt(v, out=s)
+        s += self.epsilon
+        np.divide(m, s, out=s)
+        s *= lr_t
+        params -= s
+
+    def epoch_ends(self, n_samples_seen: int, n_epochs: int) -> None:
+        """Adam keeps its learning rate: nothing to do."""
+
+    def stalled(self, verbose: bool) -> bool:
+        """Training stopped improving: Adam stops."""
+        return True
+
+
+def minimize_lbfgs(
+    fun: Callable[[np.ndarray], tuple[float, np.ndarray]],
+    x0: np.ndarray,
+    *,
+    max_iter: int,
+    max_fun: int,
+    tol: float,
+    callback: Callable[[np.ndarray], None] | None = None,
+) -> scipy.optimize.OptimizeResult:
+    """Minimise ``fun`` (returning loss and gradient) with scipy's L-BFGS-B.
+
+    L-BFGS works on the whole data set at once (no batches): it builds an
+    approximation of the inverse Hessian from the last gradients and takes
+    quasi-Newton steps with a line search. scipy works in float64, so the
+    parameters are handed over as float64.
+    """
+    options = {"maxiter": max_iter, "maxfun": max_fun, "gtol": tol}
+    return scipy.optimize.minimize(
+        fun,
+        x0.astype(np.float64),
+        method="L-BFGS-B",
+        jac=True,
+        options=options,
+        callback=callback,
+    )
