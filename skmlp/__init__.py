@@ -1,4 +1,4 @@
-"""skmlp: a multilayer perceptron in NumPy, backpropagation by hand, scikit-learn API."""
+"""skmlp: a NumPy multilayer perceptron, backprop by hand, scikit-learn API."""
 
 from ._classifier import (
     DivergenceWarning,
