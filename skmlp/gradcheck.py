@@ -65,6 +65,14 @@ def check_gradients(
     random_state : int, RandomState instance or None, default=0
         Chooses the entries when ``max_per_parameter`` is set.
 
+    Notes
+    -----
+    ReLU has no derivative at 0, and a finite difference that straddles the
+    kink measures neither side's slope. Biases start at zero, so at
+    initialisation a unit whose inputs are all zero for some sample sits
+    exactly on the kink; if a ReLU network shows one large error, check again
+    after a few training steps (or with another ``random_state``).
+
     Returns
     -------
     result : Bunch
