@@ -37,6 +37,7 @@ from sklearn.utils.validation import (
 )
 
 from . import _network
+from ._activations import OUTPUT_ACTIVATIONS
 from ._interrupt import deferred_keyboard_interrupt
 from ._optimizers import SGD, Adam, minimize_lbfgs
 from ._version import __version__
@@ -996,7 +997,7 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
         P = np.empty((X.shape[0], self.n_outputs_), dtype=self.coefs_[0].dtype)
         for rows, X_chunk in self._chunks(X):
             Z = self._logits(X_chunk)
-            _network.OUTPUT_ACTIVATIONS[self.out_activation_](Z)
+            OUTPUT_ACTIVATIONS[self.out_activation_](Z)
             P[rows] = Z
         if self.out_activation_ == "logistic":
             # strictly inside (0, 1), even where float32 rounds expit to 1
