@@ -159,7 +159,7 @@ def test_partial_fit_contract(digits):
     # y need not contain every class
     clf.partial_fit(X[y < 3][:20], y[y < 3][:20])
     with pytest.raises(AttributeError, match="partial_fit"):
-        NumpyMLPClassifier(solver="lbfgs").partial_fit
+        NumpyMLPClassifier(solver="lbfgs").partial_fit(X, y, classes=np.unique(y))
 
 
 def test_partial_fit_equals_fit_one_epoch_at_a_time(digits):
