@@ -35,6 +35,7 @@ import numpy as np
 try:
     from onnx import TensorProto
     from skl2onnx import update_registered_converter
+    from skl2onnx._parse import _parse_sklearn_classifier
     from skl2onnx.common._container import ModelComponentContainer
     from skl2onnx.common._topology import Operator, Scope
     from skl2onnx.common.data_types import (
@@ -110,6 +111,18 @@ def _label_classes(scope: Scope, model: NumpyMLPClassifier) -> np.ndarray:
             )
         return as_int
     return np.array([str(c) for c in classes], dtype=object)
+
+
+def _parser(scope: Scope, model: NumpyMLPClassifier, inputs: list, custom_parsers=None):
+    """skl2onnx's parser for classifiers, after checking that model is fitted.
+
+    skl2onnx's own parser reads ``classes_`` first, and on an unfitted model
+    fails with an obscure RuntimeError; raise scikit-learn's NotFittedError.
+    """
+    check_is_fitted(model)
+    return _parse_sklearn_classifier(
+        scope, model, inputs, custom_parsers=custom_parsers
+    )
 
 
 def _shape_calculator(operator: Operator) -> None:
@@ -253,6 +266,7 @@ def register() -> None:
         ALIAS,
         _shape_calculator,
         _converter,
+        parser=_parser,
         options={"zipmap": [True, False, "columns"], "nocl": [True, False]},
     )
     _registered = True

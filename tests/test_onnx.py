@@ -1,0 +1,234 @@
+"""ONNX export: onnxruntime must predict what NumpyMLPClassifier predicts.
+
+Needs the ``onnx`` extra (skl2onnx, onnx, onnxruntime); skipped without it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.datasets import load_digits, make_multilabel_classification
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+skl2onnx = pytest.importorskip("skl2onnx")
+ort = pytest.importorskip("onnxruntime")
+skmlp_onnx = pytest.importorskip("skmlp.onnx")
+
+from skmlp import NumpyMLPClassifier  # noqa: E402
+
+ACTIVATIONS = ["relu", "tanh", "logistic", "identity"]
+# float32 arithmetic in two different orders (NumPy's BLAS, onnxruntime's
+# kernels): a few ulps apart on probabilities of order 1.
+ATOL_FLOAT32 = 1e-5
+
+
+@pytest.fixture(scope="module")
+def digits() -> tuple[np.ndarray, np.ndarray]:
+    X, y = load_digits(return_X_y=True)
+    return (X[:400] / 16).astype(np.float32), y[:400]
+
+
+def _targets(y: np.ndarray, kind: str) -> np.ndarray:
+    if kind == "multiclass":
+        return y
+    if kind == "binary":
+        return (y >= 5).astype(np.int64)
+    if kind == "multiclass-str":
+        return np.array([f"digit {d}" for d in range(10)])[y]
+    if kind == "binary-str":
+        return np.where(y >= 5, "high", "low")
+    raise ValueError(kind)
+
+
+def _fit(model, X, y):
+    with warnings.catch_warnings():
+        # a few epochs are enough to get distinct, non-trivial weights
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return model.fit(X, y)
+
+
+def _run(model, X: np.ndarray, options: dict | None = None) -> list:
+    """Convert ``model``, run it with onnxruntime on X, return its outputs."""
+    onx = skl2onnx.to_onnx(model, X[:1], options=options)
+    session = ort.InferenceSession(
+        onx.SerializeToString(), providers=["CPUExecutionProvider"]
+    )
+    return session.run(None, {session.get_inputs()[0].name: X})
+
+
+def _assert_same_predictions(labels, proba, expected_labels, expected_proba, atol):
+    # Labels could only differ where the two most likely classes tie to
+    # within float32 rounding (~1e-7): make sure no row of the data comes
+    # close, so that a mismatch is a real bug and not an unlucky draw.
+    top2 = np.sort(expected_proba, axis=1)[:, -2:]
+    assert np.min(top2[:, 1] - top2[:, 0]) > 1e-6, "near-tie in the test data"
+    assert proba.shape == expected_proba.shape
+    assert_allclose(proba, expected_proba, rtol=0, atol=atol)
+    assert_array_equal(labels, expected_labels)
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize(
+    "kind", ["binary", "multiclass", "binary-str", "multiclass-str"]
+)
+def test_tensor_output_matches(digits, activation, kind):
+    X, y = digits
+    y = _targets(y, kind)
+    clf = NumpyMLPClassifier(
+        (16, 8), activation, max_iter=20, random_state=0, dtype="float32"
+    )
+    _fit(clf, X, y)
+    labels, proba = _run(clf, X, {"zipmap": False})
+    assert proba.dtype == np.float32
+    assert labels.dtype == (object if kind.endswith("str") else np.int64)
+    _assert_same_predictions(
+        labels, proba, clf.predict(X), clf.predict_proba(X), ATOL_FLOAT32
+    )
+
+
+@pytest.mark.parametrize("kind", ["binary", "multiclass", "multiclass-str"])
+def test_zipmap_dict_output(digits, kind):
+    X, y = digits
+    y = _targets(y, kind)
+    clf = _fit(NumpyMLPClassifier((16,), max_iter=20, random_state=0), X, y)
+    labels, dicts = _run(clf, X)  # zipmap=True is skl2onnx's default
+    assert isinstance(dicts, list) and isinstance(dicts[0], dict)
+    assert list(dicts[0]) == list(clf.classes_)
+    proba = np.array([[row[c] for c in clf.classes_] for row in dicts])
+    _assert_same_predictions(
+        labels, proba, clf.predict(X), clf.predict_proba(X), ATOL_FLOAT32
+    )
+
+
+def test_zipmap_columns(digits):
+    X, y = digits
+    clf = _fit(NumpyMLPClassifier((16,), max_iter=20, random_state=0), X, y)
+    labels, *columns = _run(clf, X, {"zipmap": "columns"})
+    assert len(columns) == len(clf.classes_)
+    _assert_same_predictions(
+        labels,
+        np.column_stack(columns),
+        clf.predict(X),
+        clf.predict_proba(X),
+        ATOL_FLOAT32,
+    )
+
+
+@pytest.mark.parametrize("zipmap", [False, True])
+@pytest.mark.parametrize("kind", ["binary", "multiclass-str"])
+def test_pipeline_with_scaler(digits, zipmap, kind):
+    X, y = digits
+    X = X * 16  # raw pixel counts: the scaler has real work to do
+    y = _targets(y, kind)
+    pipe = make_pipeline(
+        StandardScaler(),
+        NumpyMLPClassifier((16,), "tanh", max_iter=20, random_state=0),
+    )
+    _fit(pipe, X, y)
+    labels, proba = _run(pipe, X, {NumpyMLPClassifier: {"zipmap": zipmap}})
+    if zipmap:
+        proba = np.array([[row[c] for c in pipe.classes_] for row in proba])
+    _assert_same_predictions(
+        labels, proba, pipe.predict(X), pipe.predict_proba(X), ATOL_FLOAT32
+    )
+
+
+def test_float64_model(digits):
+    X, y = digits
+    X64 = X.astype(np.float64)
+    clf = _fit(NumpyMLPClassifier((16,), max_iter=20, random_state=0), X64, y)
+    assert clf.coefs_[0].dtype == np.float64
+    expected_labels, expected_proba = clf.predict(X64), clf.predict_proba(X64)
+
+    # float32 input: the weights are exported cast to float32, so the result
+    # is a float32 computation of the float64 model (to float32 rounding)
+    labels, proba = _run(clf, X, {"zipmap": False})
+    assert proba.dtype == np.float32
+    _assert_same_predictions(
+        labels, proba, expected_labels, expected_proba, ATOL_FLOAT32
+    )
+
+    # double input: the weights stay float64 and the results agree to float64
+    # rounding
+    labels, proba = _run(clf, X64, {"zipmap": False})
+    assert proba.dtype == np.float64
+    _assert_same_predictions(labels, proba, expected_labels, expected_proba, 1e-12)
+
+
+def test_integer_input(digits):
+    # MNIST-like uint8/int pixels: the graph casts them to float32 first
+    X, y = digits
+    X_int = np.rint(X * 16).astype(np.int64)
+    clf = _fit(
+        NumpyMLPClassifier((16,), max_iter=20, random_state=0, dtype="float32"),
+        X_int,
+        y,
+    )
+    labels, proba = _run(clf, X_int, {"zipmap": False})
+    _assert_same_predictions(
+        labels, proba, clf.predict(X_int), clf.predict_proba(X_int), ATOL_FLOAT32
+    )
+
+
+def test_nocl_gives_class_indices(digits):
+    X, y = digits
+    clf = _fit(
+        NumpyMLPClassifier((16,), max_iter=20, random_state=0),
+        X,
+        _targets(y, "multiclass-str"),
+    )
+    labels, _ = _run(clf, X, {"zipmap": False, "nocl": True})
+    assert labels.dtype == np.int64
+    assert_array_equal(clf.classes_[labels], clf.predict(X))
+
+
+def test_multilabel():
+    X, Y = make_multilabel_classification(
+        n_samples=200, n_features=10, n_classes=4, random_state=0
+    )
+    X = X.astype(np.float32)
+    clf = _fit(
+        NumpyMLPClassifier((16,), max_iter=50, random_state=0, dtype="float32"),
+        X,
+        Y,
+    )
+    labels, proba = _run(clf, X, {"zipmap": False})
+    assert labels.dtype == np.int64 and labels.shape == Y.shape
+    assert_allclose(proba, clf.predict_proba(X), rtol=0, atol=ATOL_FLOAT32)
+    assert_array_equal(labels, clf.predict(X))
+    with pytest.raises(NotImplementedError, match="zipmap"):
+        skl2onnx.to_onnx(clf, X[:1])
+
+
+def test_unfitted_model_raises(digits):
+    X, _ = digits
+    with pytest.raises(NotFittedError):
+        skl2onnx.to_onnx(NumpyMLPClassifier(), X[:1])
+
+
+def test_register_is_idempotent(digits):
+    X, y = digits
+    skmlp_onnx.register()
+    skmlp_onnx.register()
+    clf = _fit(NumpyMLPClassifier((8,), max_iter=5, random_state=0), X, y)
+    labels, _ = _run(clf, X, {"zipmap": False})
+    assert_array_equal(labels, clf.predict(X))
+
+
+def test_core_does_not_import_extras():
+    # `import skmlp` must work without the optional extras installed: it must
+    # not even import them when they are there.
+    code = (
+        "import sys, skmlp\n"
+        "extras = {'skl2onnx', 'onnx', 'onnxruntime', 'dask', 'distributed', "
+        "'dask_ml'}\n"
+        "assert not extras & set(sys.modules), extras & set(sys.modules)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
