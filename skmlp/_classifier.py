@@ -51,6 +51,20 @@ class InconsistentVersionWarning(UserWarning):
     """A model pickled by another version of skmlp was loaded."""
 
 
+def _as_training_dtype(X, dtype: np.dtype):
+    """X in the training dtype, refusing values that dtype cannot hold."""
+    converted = X.astype(dtype, copy=False)
+    values = converted.data if sp.issparse(converted) else converted
+    if values.size and X.dtype != dtype:
+        if not (np.isfinite(values.max()) and np.isfinite(values.min())):
+            raise ValueError(
+                f"Input X contains values too large for {dtype} "
+                f"(largest magnitude {np.finfo(dtype).max:.3g}): scale the data "
+                "(e.g. StandardScaler) or use dtype='float64'."
+            )
+    return converted
+
+
 def _has_stochastic_solver(estimator: NumpyMLPClassifier) -> bool:
     if estimator.solver == "lbfgs":
         raise AttributeError(
@@ -563,20 +577,16 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
             reset=first_pass,
         )
         dtype = self._training_dtype(X.dtype, first_pass)
-        X = X.astype(dtype, copy=False)  # the one copy of X that fit makes
+        X = _as_training_dtype(X, dtype)  # the one copy of X that fit makes
         if sp.issparse(X):
             X = X.tocsr()  # batches are rows
         y = self._validate_targets(y, incremental, first_pass)
         T = self._label_binarizer.transform(y).astype(dtype)
         if sample_weight is not None:
+            # rejects a wrong length, negative values and all zeros
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=dtype, ensure_non_negative=True
             )
-            if not sample_weight.sum() > 0:
-                raise ValueError(
-                    "Sample weights must contain at least one positive value; "
-                    "they sum to zero."
-                )
         units = [X.shape[1], *hidden, T.shape[1]]
         if first_pass:
             self._initialize(units, dtype)
@@ -724,14 +734,25 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
         # (no copy); otherwise the rows of each batch are gathered into a
         # preallocated buffer.
         contiguous = not self.shuffle and not use_validation
+        # Weights to fall back on if the loss overflows: the ones the current
+        # epoch started from, checked finite by its first batch's loss, and
+        # the previous epoch's, for when that very first batch overflows.
         epoch_start_params = params.copy()
+        previous_start_params = params.copy()
         start_time = time.perf_counter() - self._elapsed
 
-        with deferred_keyboard_interrupt() as interrupt:
+        # Overflow is detected below (a non-finite loss or weights) and reported
+        # once, as a DivergenceWarning; NumPy's own warnings would only repeat it.
+        errstate = np.errstate(over="ignore", invalid="ignore")
+        with deferred_keyboard_interrupt() as interrupt, errstate:
             try:
                 for _ in range(self.max_iter):
                     order = (
                         self._rng.permutation(train_idx) if self.shuffle else train_idx
+                    )
+                    epoch_start_params, previous_start_params = (
+                        previous_start_params,
+                        epoch_start_params,
                     )
                     np.copyto(epoch_start_params, params)
                     loss_sum = weight_sum = 0.0
@@ -770,6 +791,11 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
                         )
                         if not math.isfinite(batch_loss):
                             diverged = True
+                            last_good = (
+                                previous_start_params
+                                if start == 0
+                                else epoch_start_params
+                            )
                             break
                         batch_weight = nb if sw_b is None else float(sw_b.sum())
                         loss_sum += batch_loss * batch_weight
@@ -778,8 +804,10 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
                         optimizer.step(params, ws.grad)
                         if interrupt.raised:
                             break
-                    if diverged or not np.isfinite(params).all():
-                        self._diverged(epoch_start_params, optimizer)
+                    if not diverged and not np.isfinite(params).all():
+                        diverged, last_good = True, epoch_start_params
+                    if diverged:
+                        self._diverged(last_good)
                         break
                     if interrupt.raised:
                         warnings.warn("Training interrupted by user.", stacklevel=3)
@@ -849,7 +877,7 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
         if use_validation:
             np.copyto(params, best_params)  # the best weights seen
 
-    def _diverged(self, last_good_params: np.ndarray, optimizer) -> None:
+    def _diverged(self, last_good_params: np.ndarray) -> None:
         np.copyto(self._params, last_good_params)
         self._optimizer = self._make_optimizer()  # its state is not finite either
         warnings.warn(
@@ -974,10 +1002,7 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
 
     def _logits(self, X_chunk) -> np.ndarray:
         dtype = self.coefs_[0].dtype
-        if not sp.issparse(X_chunk):
-            X_chunk = np.asarray(X_chunk, dtype=dtype)
-        else:
-            X_chunk = X_chunk.astype(dtype)
+        X_chunk = _as_training_dtype(X_chunk, dtype)
         activations = [X_chunk] + [
             np.empty((X_chunk.shape[0], len(b)), dtype=dtype) for b in self.intercepts_
         ]

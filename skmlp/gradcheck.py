@@ -79,7 +79,9 @@ def check_gradients(
         ``names``: "coefs_[i]" and "intercepts_[i]" for each parameter array;
         ``errors``: dict name -> relative error ``||g - n|| / (||g|| + ||n||)``
         between the backprop gradient g and the numerical one n over the
-        checked entries; ``max_error``: the largest of them; ``analytic`` and
+        checked entries; ``abs_errors``: dict name -> ``max |g - n|`` (for
+        gradients so small that round-off dominates the relative error);
+        ``max_error``: the largest relative error; ``analytic`` and
         ``numeric``: dict name -> the checked entries of g and n (flat).
 
     Examples
@@ -135,7 +137,7 @@ def check_gradients(
     sizes = [a * b for a, b in zip(units[:-1], units[1:])] + units[1:]
     offsets = np.concatenate([[0], np.cumsum(sizes)])
 
-    result = Bunch(names=names, errors={}, analytic={}, numeric={})
+    result = Bunch(names=names, errors={}, abs_errors={}, analytic={}, numeric={})
     for name, start, stop in zip(names, offsets[:-1], offsets[1:]):
         entries = np.arange(start, stop)
         if max_per_parameter is not None and len(entries) > max_per_parameter:
@@ -152,5 +154,6 @@ def check_gradients(
         result.analytic[name] = gradient[entries]
         result.numeric[name] = numeric
         result.errors[name] = _relative_error(gradient[entries], numeric)
+        result.abs_errors[name] = float(np.abs(gradient[entries] - numeric).max())
     result.max_error = max(result.errors.values())
     return result
