@@ -51,6 +51,16 @@ class InconsistentVersionWarning(UserWarning):
     """A model pickled by another version of skmlp was loaded."""
 
 
+class _EpochResult:
+    """What one epoch's batches add up to."""
+
+    def __init__(self) -> None:
+        self.loss_sum = 0.0  # sum over batches of loss * batch weight
+        self.weight_sum = 0.0
+        self.n_correct = 0
+        self.diverged_at: int | None = None  # index of the batch that overflowed
+
+
 def _as_training_dtype(X, dtype: np.dtype):
     """X in the training dtype, refusing values that dtype cannot hold."""
     converted = X.astype(dtype, copy=False)
@@ -700,45 +710,23 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
     def _fit_stochastic(self, X, y, T, sample_weight, incremental: bool) -> None:
         if self._optimizer is None or not incremental:
             self._optimizer = self._make_optimizer()
-        optimizer = self._optimizer
-        units = self._units()
         params = self._params
-        dtype = params.dtype
 
         early_stopping = self.early_stopping and not incremental
         train_idx, val_idx = np.arange(X.shape[0]), None
         if early_stopping:
             train_idx, val_idx = self._validation_split(y, X.shape[0])
-        use_validation = val_idx is not None
-        if use_validation:
-            X_val, T_val = X[val_idx], T[val_idx]
+        validation = None
+        if val_idx is not None:
             sw_val = None if sample_weight is None else sample_weight[val_idx]
-            y_val = y[val_idx]
+            validation = (X[val_idx], T[val_idx], y[val_idx], sw_val)
             best_params = params.copy()
-        n_samples = len(train_idx)
-
-        if self.batch_size == "auto":
-            batch_size = min(200, n_samples)
-        else:
-            if self.batch_size > n_samples:
-                warnings.warn(
-                    "Got `batch_size` less than 1 or larger than "
-                    "sample size. It is going to be clipped",
-                    stacklevel=3,
-                )
-            batch_size = min(self.batch_size, n_samples)
-
-        ws = _network.Workspace(units, batch_size, dtype)
-        T_batch_buffer = np.empty((batch_size, units[-1]), dtype=dtype)
-        # Without shuffling or a held-out split, batches are plain slices of X
-        # (no copy); otherwise the rows of each batch are gathered into a
-        # preallocated buffer.
-        contiguous = not self.shuffle and not use_validation
+        batch_size = self._batch_size(len(train_idx))
+        ws = _network.Workspace(self._units(), batch_size, params.dtype)
         # Weights to fall back on if the loss overflows: the ones the current
         # epoch started from, checked finite by its first batch's loss, and
         # the previous epoch's, for when that very first batch overflows.
-        epoch_start_params = params.copy()
-        previous_start_params = params.copy()
+        epoch_start, previous_start = params.copy(), params.copy()
         start_time = time.perf_counter() - self._elapsed
 
         # Overflow is detected below (a non-finite loss or weights) and reported
@@ -747,115 +735,31 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
         with deferred_keyboard_interrupt() as interrupt, errstate:
             try:
                 for _ in range(self.max_iter):
+                    epoch_start, previous_start = previous_start, epoch_start
+                    np.copyto(epoch_start, params)
                     order = (
                         self._rng.permutation(train_idx) if self.shuffle else train_idx
                     )
-                    epoch_start_params, previous_start_params = (
-                        previous_start_params,
-                        epoch_start_params,
+                    batches = self._batches(
+                        X, T, sample_weight, order, batch_size, val_idx is None, ws
                     )
-                    np.copyto(epoch_start_params, params)
-                    loss_sum = weight_sum = 0.0
-                    n_correct = 0
-                    diverged = False
-                    for start in range(0, n_samples, batch_size):
-                        stop = min(start + batch_size, n_samples)
-                        nb = stop - start
-                        if contiguous:
-                            X_b, T_b = X[start:stop], T[start:stop]
-                            sw_b = (
-                                None
-                                if sample_weight is None
-                                else sample_weight[start:stop]
-                            )
-                        else:
-                            idx = order[start:stop]
-                            if sp.issparse(X):
-                                X_b = X[idx]
-                            else:
-                                X_b = np.take(
-                                    X, idx, axis=0, out=ws.activations[0][:nb]
-                                )
-                            T_b = np.take(T, idx, axis=0, out=T_batch_buffer[:nb])
-                            sw_b = None if sample_weight is None else sample_weight[idx]
-                        batch_loss = _network.loss_and_gradient(
-                            params,
-                            units,
-                            X_b,
-                            T_b,
-                            sw_b,
-                            self.activation,
-                            self.out_activation_,
-                            self.alpha,
-                            ws,
-                        )
-                        if not math.isfinite(batch_loss):
-                            diverged = True
-                            last_good = (
-                                previous_start_params
-                                if start == 0
-                                else epoch_start_params
-                            )
-                            break
-                        batch_weight = nb if sw_b is None else float(sw_b.sum())
-                        loss_sum += batch_loss * batch_weight
-                        weight_sum += batch_weight
-                        n_correct += self._n_correct(ws.activations[-1][:nb], T_b)
-                        optimizer.step(params, ws.grad)
-                        if interrupt.raised:
-                            break
-                    if not diverged and not np.isfinite(params).all():
-                        diverged, last_good = True, epoch_start_params
-                    if diverged:
-                        self._diverged(last_good)
+                    epoch = self._train_epoch(batches, ws, interrupt)
+                    if epoch.diverged_at is not None:
+                        first = epoch.diverged_at == 0
+                        self._diverged(previous_start if first else epoch_start)
+                        break
+                    if not np.isfinite(params).all():
+                        self._diverged(epoch_start)
                         break
                     if interrupt.raised:
                         warnings.warn("Training interrupted by user.", stacklevel=3)
                         break
-
-                    self.n_iter_ += 1
-                    self.t_ += n_samples
-                    self.loss_ = loss_sum / weight_sum if weight_sum else 0.0
-                    self.loss_curve_.append(self.loss_)
-                    history = self.history_
-                    history["loss"].append(self.loss_)
-                    history["accuracy"].append(n_correct / n_samples)
-                    history["learning_rate"].append(optimizer.learning_rate)
-                    message = f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}"
-                    if use_validation:
-                        val_loss, val_acc = self._evaluate(X_val, T_val, y_val, sw_val)
-                        history["val_loss"].append(val_loss)
-                        history["val_accuracy"].append(val_acc)
-                        message += (
-                            f", validation loss = {val_loss:.6f}"
-                            f", validation accuracy = {val_acc:.4f}"
-                        )
-                    self._elapsed = time.perf_counter() - start_time
-                    history["time"].append(self._elapsed)
-                    if self.verbose:
-                        print(f"{message}, time = {self._elapsed:.1f}s", flush=True)
-
-                    if use_validation:
-                        improved = self._update_no_improvement_validation(val_acc)
-                        if improved:
-                            np.copyto(best_params, params)
-                    else:
-                        self._update_no_improvement_loss(early_stopping)
-                    optimizer.epoch_ends(self.t_, self.n_iter_)
-
-                    if self._no_improvement_count > self.n_iter_no_change:
-                        what = "Validation score" if use_validation else "Training loss"
-                        msg = (
-                            f"{what} did not improve more than tol={self.tol:f} "
-                            f"for {self.n_iter_no_change} consecutive epochs."
-                        )
-                        if optimizer.stalled(self.verbose):
-                            if self.verbose:
-                                print(f"{msg} Stopping.")
-                            break
-                        self._no_improvement_count = 0
-
-                    if incremental:
+                    improved = self._end_epoch(
+                        epoch, len(train_idx), validation, start_time
+                    )
+                    if improved:
+                        np.copyto(best_params, params)
+                    if self._should_stop() or incremental:
                         break
                     if self.n_iter_ == self.max_iter:
                         warnings.warn(
@@ -871,11 +775,125 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
                 # No handler could be installed (not the main thread): the
                 # interrupt may have come mid-update, so go back to the
                 # weights of the start of the epoch.
-                np.copyto(params, epoch_start_params)
+                np.copyto(params, epoch_start)
                 warnings.warn("Training interrupted by user.", stacklevel=3)
 
-        if use_validation:
+        if validation is not None:
             np.copyto(params, best_params)  # the best weights seen
+
+    def _batch_size(self, n_samples: int) -> int:
+        if self.batch_size == "auto":
+            return min(200, n_samples)
+        if self.batch_size > n_samples:
+            warnings.warn(
+                "Got `batch_size` less than 1 or larger than "
+                "sample size. It is going to be clipped",
+                stacklevel=4,
+            )
+        return min(self.batch_size, n_samples)
+
+    def _batches(self, X, T, sample_weight, order, batch_size, whole, ws):
+        """Yield the (X, T, sample_weight) of each minibatch, in ``order``.
+
+        Without shuffling and with ``whole`` (no held-out rows), batches are
+        plain slices of X (no copy); otherwise each batch's rows are gathered
+        into buffers allocated once.
+        """
+        contiguous = whole and not self.shuffle
+        T_buffer = np.empty((batch_size, T.shape[1]), dtype=T.dtype)
+        for start in range(0, len(order), batch_size):
+            stop = min(start + batch_size, len(order))
+            rows = slice(start, stop) if contiguous else order[start:stop]
+            sw_b = None if sample_weight is None else sample_weight[rows]
+            if contiguous:
+                yield X[rows], T[rows], sw_b
+            elif sp.issparse(X):
+                yield X[rows], T[rows], sw_b
+            else:
+                # mode="clip" skips the bounds check's extra buffering: the
+                # indices come from a permutation and are valid by construction
+                n = stop - start
+                X_b = np.take(X, rows, axis=0, out=ws.activations[0][:n], mode="clip")
+                T_b = np.take(T, rows, axis=0, out=T_buffer[:n], mode="clip")
+                yield X_b, T_b, sw_b
+
+    def _train_epoch(self, batches, ws, interrupt) -> _EpochResult:
+        """One pass of forward, backward and update over the batches."""
+        units, params, optimizer = self._units(), self._params, self._optimizer
+        result = _EpochResult()
+        for k, (X_b, T_b, sw_b) in enumerate(batches):
+            loss = _network.loss_and_gradient(
+                params,
+                units,
+                X_b,
+                T_b,
+                sw_b,
+                self.activation,
+                self.out_activation_,
+                self.alpha,
+                ws,
+            )
+            if not math.isfinite(loss):
+                result.diverged_at = k
+                return result
+            weight = X_b.shape[0] if sw_b is None else float(sw_b.sum())
+            result.loss_sum += loss * weight
+            result.weight_sum += weight
+            result.n_correct += self._n_correct(ws.activations[-1][: len(T_b)], T_b)
+            optimizer.step(params, ws.grad)
+            if interrupt.raised:
+                break
+        return result
+
+    def _end_epoch(
+        self, epoch: _EpochResult, n_samples: int, validation, start_time: float
+    ) -> bool:
+        """Record the epoch; return whether the validation score improved."""
+        self.n_iter_ += 1
+        self.t_ += n_samples
+        self.loss_ = epoch.loss_sum / epoch.weight_sum if epoch.weight_sum else 0.0
+        self.loss_curve_.append(self.loss_)
+        history = self.history_
+        history["loss"].append(self.loss_)
+        history["accuracy"].append(epoch.n_correct / n_samples)
+        history["learning_rate"].append(self._optimizer.learning_rate)
+        message = f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}"
+        improved = False
+        if validation is not None:
+            val_loss, val_acc = self._evaluate(*validation)
+            history["val_loss"].append(val_loss)
+            history["val_accuracy"].append(val_acc)
+            message += (
+                f", validation loss = {val_loss:.6f}"
+                f", validation accuracy = {val_acc:.4f}"
+            )
+            improved = self._update_no_improvement_validation(val_acc)
+        else:
+            self._update_no_improvement_loss(self.early_stopping)
+        # time since the first fit of this history, pauses between calls excluded
+        self._elapsed = time.perf_counter() - start_time
+        history["time"].append(self._elapsed)
+        if self.verbose:
+            print(f"{message}, time = {history['time'][-1]:.1f}s", flush=True)
+        self._optimizer.epoch_ends(self.t_, self.n_iter_)
+        return improved
+
+    def _should_stop(self) -> bool:
+        """n_iter_no_change epochs without progress: stop, or lower the rate."""
+        if self._no_improvement_count <= self.n_iter_no_change:
+            return False
+        if self._optimizer.stalled(self.verbose):
+            if self.verbose:
+                what = (
+                    "Validation score" if self.validation_scores_ else "Training loss"
+                )
+                print(
+                    f"{what} did not improve more than tol={self.tol:f} for "
+                    f"{self.n_iter_no_change} consecutive epochs. Stopping."
+                )
+            return True
+        self._no_improvement_count = 0
+        return False
 
     def _diverged(self, last_good_params: np.ndarray) -> None:
         np.copyto(self._params, last_good_params)
