@@ -1,0 +1,113 @@
+"""The MNIST examples run end to end in their reduced modes, so they cannot rot.
+
+Each example runs as a script (``sys.executable``, as a user would) on small
+subsets for 1-2 epochs, writing into a temporary folder; the tests check the
+exit status, the last line of output and the files written. They need the real
+MNIST IDX files (``SKMLP_DATA_DIR``, or ``../shared/data/mnist`` next to the
+repository) and are skipped without them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("matplotlib")  # train_mnist.py draws figures
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+MNIST_DIR = Path(
+    os.environ.get("SKMLP_DATA_DIR") or ROOT.parent / "shared" / "data" / "mnist"
+)
+LAST_LINE = re.compile(r"test accuracy: 0\.\d{4}")
+
+pytestmark = pytest.mark.skipif(
+    not MNIST_DIR.is_dir(), reason=f"no MNIST folder at {MNIST_DIR}"
+)
+
+
+def run_example(name: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """Run ``examples/<name>`` with ``args``; fail with its output if it fails."""
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    env.pop("SKMLP_DATA_DIR", None)  # --data-dir is passed explicitly
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / name), "--data-dir", str(MNIST_DIR), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    return result
+
+
+def last_line(text: str) -> str:
+    return text.rstrip("\n").splitlines()[-1]
+
+
+def test_train_mnist_reduced(tmp_path):
+    out = tmp_path / "out"
+    result = run_example(
+        "train_mnist.py",
+        "--n-train",
+        "2000",
+        "--n-test",
+        "500",
+        "--epochs",
+        "2",
+        "--hidden",
+        "32,16",
+        "--output-dir",
+        str(out),
+        cwd=tmp_path,
+    )
+    # Nothing (no warning either) comes after the result line.
+    assert result.stderr == "", result.stderr
+    assert LAST_LINE.fullmatch(last_line(result.stdout)), result.stdout
+    # One progress line per epoch, with real validation numbers.
+    epochs = re.findall(
+        r"^Iteration \d+, loss = .*validation accuracy = (0\.\d+|1\.0+), "
+        r"time = [\d.]+s$",
+        result.stdout,
+        flags=re.MULTILINE,
+    )
+    assert len(epochs) == 2, result.stdout
+    assert "predicts the same 500 test labels" in result.stdout
+    for name in ("training_curves", "first_layer_weights", "confusion_matrix"):
+        png = out / f"{name}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
+    assert (out / "mnist_pipeline.joblib").is_file()
+
+
+def test_train_mnist_help(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "train_mnist.py"), "--help"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    for option in ("--data-dir", "--epochs", "--hidden", "--output-dir", "--seed"):
+        assert option in result.stdout
+
+
+def test_grid_search_mnist_reduced(tmp_path):
+    result = run_example(
+        "grid_search_mnist.py", "--quick", "--n-jobs", "2", cwd=tmp_path
+    )
+    assert LAST_LINE.fullmatch(last_line(result.stdout)), result.stdout
+    # The ranked table: one row per candidate of the quick grid, ranks 1 and 2.
+    rows = re.findall(r"^\s+(\d+)\s+0\.\d{4}\s+0\.\d{4}\s", result.stdout, re.MULTILINE)
+    assert sorted(rows) == ["1", "2"], result.stdout
+    assert (
+        "BLAS threads seen inside the workers (threadpoolctl): [1, 1]"
+        in (result.stdout)
+        or os.cpu_count() != 2
+    )
