@@ -138,6 +138,14 @@ class TrainingCurvesDisplay:
     --------
     WeightImagesDisplay : The first-layer weights as images.
 
+    Notes
+    -----
+    NumpyMLPClassifier's training loss and accuracy are averages over the
+    batches of each epoch, each measured just before its update, while the
+    validation values are measured after the epoch: early on, when the weights
+    change much within an epoch, the training curves lag behind and can lie
+    below the validation ones.
+
     Examples
     --------
     >>> import matplotlib
