@@ -15,6 +15,8 @@ from collections.abc import Callable
 import numpy as np
 import scipy.optimize
 
+from ._blas import axpy
+
 
 class SGD:
     """Stochastic gradient descent with momentum and learning-rate schedules.
@@ -75,18 +77,17 @@ class SGD:
 
     def step(self, params: np.ndarray, grad: np.ndarray) -> None:
         """Update ``params`` in place with the gradient ``grad``."""
-        lr, mu, v, s = self.learning_rate, self.momentum, self.velocity, self._scratch
-        np.multiply(grad, lr, out=s)  # s = lr * g
+        lr, mu, v = self.learning_rate, self.momentum, self.velocity
         v *= mu
-        v -= s  # v = mu * v - lr * g
+        axpy(-lr, grad, v)  # v = mu * v - lr * g
         if self.nesterov:
-            params -= s
-            np.multiply(v, mu, out=s)
-            params += s  # w += mu * v - lr * g
+            axpy(-lr, grad, params)
+            axpy(mu, v, params)  # w += mu * v - lr * g
         else:
-            params += v
+            axpy(1.0, v, params)  # w += v
         self.n_steps += 1
         if self.n_steps % self.FLUSH_EVERY == 0:
+            s = self._scratch
             np.abs(v, out=s)
             np.copyto(v, 0, where=s < self._tiny)
 
@@ -153,18 +154,15 @@ class Adam:
         self.n_steps += 1
         t = self.n_steps
         m *= b1
-        np.multiply(grad, 1 - b1, out=s)
-        m += s  # m = b1 m + (1 - b1) g
+        axpy(1 - b1, grad, m)  # m = b1 m + (1 - b1) g
         v *= b2
         np.multiply(grad, grad, out=s)
-        s *= 1 - b2
-        v += s  # v = b2 v + (1 - b2) g^2
+        axpy(1 - b2, s, v)  # v = b2 v + (1 - b2) g^2
         lr_t = self.learning_rate * math.sqrt(1 - b2**t) / (1 - b1**t)
         np.sqrt(v, out=s)
         s += self.epsilon
         np.divide(m, s, out=s)
-        s *= lr_t
-        params -= s
+        axpy(-lr_t, s, params)  # w -= lr_t m / (sqrt(v) + eps)
 
     def epoch_ends(self, n_samples_seen: int, n_epochs: int) -> None:
         """Adam keeps its learning rate: nothing to do."""
