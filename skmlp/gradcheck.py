@@ -81,7 +81,9 @@ def check_gradients(
         between the backprop gradient g and the numerical one n over the
         checked entries; ``abs_errors``: dict name -> ``max |g - n|`` (for
         gradients so small that round-off dominates the relative error);
-        ``max_error``: the largest relative error; ``analytic`` and
+        ``max_error``: the largest relative error; ``loss``: the loss at the
+        checked weights (round-off in the differences grows with it, as about
+        1e-16 * loss / eps); ``analytic`` and
         ``numeric``: dict name -> the checked entries of g and n (flat).
 
     Examples
@@ -127,7 +129,7 @@ def check_gradients(
             ws,
         )
 
-    loss(params)
+    loss_at_params = loss(params)
     gradient = ws.grad.copy()
 
     rng = check_random_state(random_state)
@@ -137,7 +139,14 @@ def check_gradients(
     sizes = [a * b for a, b in zip(units[:-1], units[1:])] + units[1:]
     offsets = np.concatenate([[0], np.cumsum(sizes)])
 
-    result = Bunch(names=names, errors={}, abs_errors={}, analytic={}, numeric={})
+    result = Bunch(
+        names=names,
+        loss=loss_at_params,
+        errors={},
+        abs_errors={},
+        analytic={},
+        numeric={},
+    )
     for name, start, stop in zip(names, offsets[:-1], offsets[1:]):
         entries = np.arange(start, stop)
         if max_per_parameter is not None and len(entries) > max_per_parameter:

@@ -499,9 +499,11 @@ def test_properties(problem):
     # backprop agrees with finite differences (after 2 epochs: off ReLU kinks)
     result = check_gradients(clf, X, y, sample_weight=weights)
     for name, error in result.errors.items():
-        # a gradient that is itself tiny is compared in absolute terms: the
-        # finite difference's round-off (~1e-10) is then its whole size
-        assert error < 1e-6 or result.abs_errors[name] < 1e-8, (name, result)
+        # Where the gradient is tiny, or the loss large (a batch of 1 can
+        # blow a network up in two epochs), the finite difference's round-off,
+        # about 1e-16 * loss / eps, dominates: compare in absolute terms then.
+        tolerance = 1e-6 * max(1.0, result.loss)
+        assert error < 1e-6 or result.abs_errors[name] < tolerance, (name, result)
     # probabilities
     P = clf.predict_proba(X)
     assert ((P >= 0) & (P <= 1)).all()
