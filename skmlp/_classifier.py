@@ -38,6 +38,7 @@ from sklearn.utils.validation import (
 
 from . import _network
 from ._activations import OUTPUT_ACTIVATIONS
+from ._callbacks import CALLBACK_ATTRIBUTES, CallbackSupportMixin, EpochTasks
 from ._interrupt import deferred_keyboard_interrupt
 from ._optimizers import SGD, Adam, minimize_lbfgs
 from ._version import __version__
@@ -84,7 +85,7 @@ def _has_stochastic_solver(estimator: NumpyMLPClassifier) -> bool:
     return True
 
 
-class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
+class NumpyMLPClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
     """Multilayer perceptron classifier with hand-written backpropagation.
 
     A drop-in for scikit-learn's :class:`~sklearn.neural_network.MLPClassifier`:
@@ -431,7 +432,8 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------
 
     def __getstate__(self):
-        state = super().__getstate__()
+        # a copy: on Python 3.11+ object.__getstate__ returns the live __dict__
+        state = dict(super().__getstate__())
         state.pop("_params", None)  # coefs_ and intercepts_ hold the same values
         state["_skmlp_version"] = __version__
         return state
@@ -558,9 +560,18 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
             X, y, sample_weight, incremental, classes
         )
         if self.solver == "lbfgs":
-            self._fit_lbfgs(X, T, sample_weight)
+            tasks = EpochTasks(self, X, y, sample_weight, self.max_iter + 1)
+            try:
+                self._fit_lbfgs(X, T, sample_weight, tasks)
+            finally:
+                tasks.close()
         else:
-            self._fit_stochastic(X, y, T, sample_weight, incremental)
+            n_epochs = 1 if incremental else self.max_iter
+            tasks = EpochTasks(self, X, y, sample_weight, n_epochs)
+            try:
+                self._fit_stochastic(X, y, T, sample_weight, incremental, tasks)
+            finally:
+                tasks.close()
         return self
 
     def _prepare(self, X, y, sample_weight, incremental, classes):
@@ -611,11 +622,17 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
         return X, y, T, sample_weight
 
     def _snapshot(self) -> dict:
-        return copy.deepcopy(self.__dict__)
+        # one deepcopy for all, so that objects shared between attributes
+        # (classes_ and the label binarizer's) stay shared
+        return copy.deepcopy(
+            {k: v for k, v in self.__dict__.items() if k not in CALLBACK_ATTRIBUTES}
+        )
 
     def _restore(self, snapshot: dict) -> None:
+        live = {k: v for k, v in self.__dict__.items() if k in CALLBACK_ATTRIBUTES}
         self.__dict__.clear()
         self.__dict__.update(snapshot)
+        self.__dict__.update(live)
         if hasattr(self, "coefs_"):
             self._link_parameters()
 
@@ -707,7 +724,9 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
         )
         return np.sort(train_idx), np.sort(val_idx)
 
-    def _fit_stochastic(self, X, y, T, sample_weight, incremental: bool) -> None:
+    def _fit_stochastic(
+        self, X, y, T, sample_weight, incremental: bool, tasks: EpochTasks
+    ) -> None:
         if self._optimizer is None or not incremental:
             self._optimizer = self._make_optimizer()
         params = self._params
@@ -737,6 +756,7 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
                 for _ in range(self.max_iter):
                     epoch_start, previous_start = previous_start, epoch_start
                     np.copyto(epoch_start, params)
+                    tasks.begin_epoch()
                     order = (
                         self._rng.permutation(train_idx) if self.shuffle else train_idx
                     )
@@ -759,6 +779,8 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
                     )
                     if improved:
                         np.copyto(best_params, params)
+                    if tasks.end_epoch():  # a callback asked to stop
+                        break
                     if self._should_stop() or incremental:
                         break
                     if self.n_iter_ == self.max_iter:
@@ -955,14 +977,15 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
         if loss < best and not early_stopping:
             self.best_loss_ = loss
 
-    def _fit_lbfgs(self, X, T, sample_weight) -> None:
+    def _fit_lbfgs(self, X, T, sample_weight, tasks: EpochTasks) -> None:
         units = self._units()
         params = self._params
         ws = _network.Workspace(units, X.shape[0], params.dtype)
+        last_loss = [np.nan]
 
         def loss_and_gradient(theta):
             params[...] = theta
-            loss = _network.loss_and_gradient(
+            last_loss[0] = _network.loss_and_gradient(
                 params,
                 units,
                 X,
@@ -973,27 +996,32 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
                 self.alpha,
                 ws,
             )
-            self._last_loss = loss
-            return loss, ws.grad.astype(np.float64)
+            return last_loss[0], ws.grad.astype(np.float64)
 
-        def record_iteration(_):
-            self.loss_curve_.append(self._last_loss)
-            self.history_["loss"].append(self._last_loss)
+        def end_of_iteration(theta):
+            # scipy's last evaluation may have been a line-search trial point:
+            # report the iteration's accepted weights
+            params[...] = theta
+            self.loss_curve_.append(last_loss[0])
+            self.history_["loss"].append(last_loss[0])
             if self.verbose:
                 print(
-                    f"Iteration {len(self.loss_curve_)}, loss = {self._last_loss:.8f}",
+                    f"Iteration {len(self.loss_curve_)}, loss = {last_loss[0]:.8f}",
                     flush=True,
                 )
+            if tasks.end_epoch():
+                raise StopIteration  # a callback asked to stop; scipy stops
+            tasks.begin_epoch()
 
+        tasks.begin_epoch()
         result = minimize_lbfgs(
             loss_and_gradient,
             params,
             max_iter=self.max_iter,
             max_fun=self.max_fun,
             tol=self.tol,
-            callback=record_iteration,
+            callback=end_of_iteration,
         )
-        del self._last_loss
         params[...] = result.x
         if not np.isfinite(params).all():
             raise ValueError(

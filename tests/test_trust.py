@@ -370,6 +370,7 @@ def test_pickle_from_another_version_warns(fitted):
     data = fitted.__getstate__()
     assert data["_skmlp_version"] == skmlp.__version__
     assert "_params" not in data  # coefs_ and intercepts_ carry the values
+    assert fitted._parameters_linked()  # ... and pickling took nothing away
     data["_skmlp_version"] = "0.0.1"
     clone = NumpyMLPClassifier.__new__(NumpyMLPClassifier)
     with pytest.warns(InconsistentVersionWarning, match="version 0.0.1"):
