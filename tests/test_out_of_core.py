@@ -90,7 +90,7 @@ def test_chunked_partial_fit_equals_in_memory_partial_fit(mnist_like):
     X_train, y_train, *_ = mnist_like
     classes = np.arange(N_CLASSES)
     from_disk, in_memory = _model(), _model()
-    for start in range(0, 5 * CHUNK, CHUNK):
+    for start in range(0, 3 * CHUNK, CHUNK):
         rows = slice(start, start + CHUNK)
         from_disk.partial_fit(X_train[rows], y_train[rows], classes=classes)
         in_memory.partial_fit(np.array(X_train[rows]), y_train[rows], classes=classes)
@@ -107,7 +107,7 @@ def test_dask_ml_incremental_equals_chunked_loop(mnist_like):
     da = pytest.importorskip("dask.array")
     wrappers = pytest.importorskip("dask_ml.wrappers")
     X_train, y_train, *_ = mnist_like
-    n = 5 * CHUNK
+    n = 3 * CHUNK
     classes = np.arange(N_CLASSES)
 
     expected = _model()
