@@ -30,14 +30,13 @@ skl2onnx, onnx, onnxruntime); ``import skmlp`` does not.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 try:
     from onnx import TensorProto
     from skl2onnx import update_registered_converter
-    from skl2onnx._parse import _parse_sklearn_classifier
-    from skl2onnx.common._container import ModelComponentContainer
-    from skl2onnx.common._topology import Operator, Scope
     from skl2onnx.common.data_types import (
         BooleanTensorType,
         DoubleTensorType,
@@ -57,7 +56,19 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra
 
 from sklearn.utils.validation import check_is_fitted
 
+try:
+    # skl2onnx's parser for classifiers (it adds the ZipMap); private, so
+    # guarded: without it, skl2onnx falls back on the same parser, and an
+    # unfitted model fails with skl2onnx's error instead of NotFittedError.
+    from skl2onnx._parse import _parse_sklearn_classifier
+except ImportError:  # pragma: no cover - a later skl2onnx may move it
+    _parse_sklearn_classifier = None
+
 from ._classifier import NumpyMLPClassifier
+
+if TYPE_CHECKING:  # skl2onnx's internal classes, for the annotations only
+    from skl2onnx.common._container import ModelComponentContainer
+    from skl2onnx.common._topology import Operator, Scope
 
 __all__ = ["ALIAS", "register"]
 
@@ -266,7 +277,7 @@ def register() -> None:
         ALIAS,
         _shape_calculator,
         _converter,
-        parser=_parser,
+        parser=None if _parse_sklearn_classifier is None else _parser,
         options={"zipmap": [True, False, "columns"], "nocl": [True, False]},
     )
     _registered = True

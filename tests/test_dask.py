@@ -31,9 +31,14 @@ def digits() -> tuple[np.ndarray, np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory):
+def scratch(tmp_path_factory):
+    """Where the cluster writes its files."""
+    return tmp_path_factory.mktemp("dask")
+
+
+@pytest.fixture(scope="module")
+def client(scratch):
     """A two-process LocalCluster, started once for the module (~3 s)."""
-    scratch = tmp_path_factory.mktemp("dask")
     # The workers (spawned processes) get the parent's Dask configuration,
     # so their spill and scratch files land under `scratch` too.
     with (
@@ -50,7 +55,6 @@ def client(tmp_path_factory):
         # Import skmlp (and scikit-learn) on the workers now: the first task
         # would otherwise pay for it, a few seconds on a small machine.
         client.run(importlib.import_module, "skmlp")
-        client.scratch = scratch  # for the test that checks where files went
         yield client
 
 
@@ -66,7 +70,7 @@ def _search(X, y) -> GridSearchCV:
         return search.fit(X, y)
 
 
-def test_grid_search_on_dask_matches_default_backend(client, digits):
+def test_grid_search_on_dask_matches_default_backend(client, scratch, digits):
     X, y = digits
     expected = _search(X, y)  # joblib's default backend (loky processes)
 
@@ -91,7 +95,7 @@ def test_grid_search_on_dask_matches_default_backend(client, digits):
     assert_array_equal(
         result.best_estimator_.coefs_[0], expected.best_estimator_.coefs_[0]
     )
-    assert (client.scratch / "dask-scratch-space").is_dir()
+    assert (scratch / "dask-scratch-space").is_dir()  # not the current folder
 
 
 def test_incremental_on_cluster_matches_local_loop(client, digits):
