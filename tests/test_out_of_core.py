@@ -76,9 +76,12 @@ def test_chunked_partial_fit_from_memmap_bounded_memory(mnist_like):
     finally:
         tracemalloc.stop()
 
-    # 63 MB on disk; training holds a chunk's worth of batches, the network
-    # and Adam's state: a few MB at most.
-    assert peak < X_train.nbytes / 10, (peak, X_train.nbytes)
+    # Memory must scale with the chunk, not the file (63 MB, 20 chunks): a
+    # few chunk-sized copies are fine (a dtype conversion makes one), the
+    # whole file is not. Today's peak: about 3 MB, the batches, the network
+    # and Adam's state; partial_fit copies nothing of a float32 chunk.
+    chunk_nbytes = X_train[:CHUNK].nbytes
+    assert peak < 4 * chunk_nbytes <= X_train.nbytes / 5, (peak, chunk_nbytes)
     assert clf.t_ == N_TRAIN
     # one pass over the file is enough on this easy data
     assert clf.score(X_test, y_test) > 0.9
