@@ -37,7 +37,6 @@ import scipy.sparse as sp
 from scipy.special import expit
 
 from ._activations import ACTIVATIONS, DERIVATIVES
-from ._blas import axpy
 
 # ---------------------------------------------------------------------------
 # Parameters: one flat vector, seen as per-layer matrices
@@ -114,6 +113,7 @@ class Workspace:
     grad: np.ndarray = field(init=False)
     grad_coefs: list[np.ndarray] = field(init=False)
     grad_intercepts: list[np.ndarray] = field(init=False)
+    scratch: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
         n = self.batch_size
@@ -122,6 +122,8 @@ class Workspace:
         n_coef, n_intercept = n_parameters(self.units)
         self.grad = np.empty(n_coef + n_intercept, dtype=self.dtype)
         self.grad_coefs, self.grad_intercepts = split_parameters(self.grad, self.units)
+        # room for alpha * W (the L2 gradient) without a new array per batch
+        self.scratch = np.empty(n_coef, dtype=self.dtype)
 
 
 # ---------------------------------------------------------------------------
@@ -297,5 +299,7 @@ def loss_and_gradient(
     # L2 penalty: d/dW (alpha/2 ||W||^2) / sum(s) = alpha W / sum(s), weights
     # only (intercepts are not penalised), for all layers in one go.
     if alpha:
-        axpy(alpha / weight_sum, W_all, ws.grad[:n_coef])  # grad += alpha/sum(s) W
+        scratch = ws.scratch[:n_coef]
+        np.multiply(W_all, alpha / weight_sum, out=scratch)
+        ws.grad[:n_coef] += scratch  # grad += alpha / sum(s) * W
     return loss
