@@ -29,12 +29,12 @@ What to notice:
   the weights of horizontally adjacent pixels, averaged over the units) is
   about 0 for random noise and grows as the images become smooth.
 
-It prints test accuracy, neighbour correlations and that ratio per snapshot and saves
-``first_layer_weights.png`` in ``--output-dir``.
+It prints test accuracy, neighbour correlations and that ratio per snapshot
+and saves ``first_layer_weights.png`` in ``--output-dir``.
 
 How to run
 ----------
-    python examples/first_layer_weights.py            # about 30-60 s on 2 cores
+    python examples/first_layer_weights.py            # about 10-15 s
     python examples/first_layer_weights.py --quick    # a few seconds (CI)
     python examples/first_layer_weights.py --snapshots 1 2 5 10 20 40
 

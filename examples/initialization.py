@@ -37,7 +37,7 @@ hidden units) in ``--output-dir``.
 
 How to run
 ----------
-    python examples/initialization.py            # about a minute on 2 cores
+    python examples/initialization.py            # about 10 s
     python examples/initialization.py --quick    # a few seconds (CI)
 
 MNIST is read from the folder named by ``SKMLP_DATA_DIR``, else from
