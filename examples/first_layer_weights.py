@@ -22,9 +22,12 @@ What to notice:
   work: the gradient of the first layer is ``dL/dW = X^T delta``, so the
   change of unit j's weights is a weighted sum of input images,
   ``-lr * sum_i delta_ij x_i``, and only ever contains what images contain.
-* The border pixels are 0 in (almost) every MNIST image. The matching rows
-  of ``X^T`` are zero, so those weights get a zero gradient and keep their
-  initial values: W - W0 is 0 (white) on the frame.
+* Some pixels, in the corners and along the edges, are 0 in every training
+  image. The matching rows of ``X^T`` are zero, so their weights get a zero
+  gradient and keep their initial values exactly (the script checks it);
+  pixels inked in only a few images get tiny gradients. So W - W0 is white
+  around the frame. (No L2 penalty here, ``alpha=0``: it would shrink every
+  weight a little, those too.)
 * The "neighbour correlation" printed for each snapshot (correlation of
   the weights of horizontally adjacent pixels, averaged over the units) is
   about 0 for random noise and grows as the images become smooth.
@@ -179,6 +182,7 @@ def main(argv: list[str] | None = None) -> None:
         learning_rate_init=0.01,
         momentum=0.9,
         batch_size=256,
+        alpha=0.0,  # no L2: untouched weights then stay exactly as they started
         max_iter=1,
         dtype="float32",
         random_state=0,
@@ -210,6 +214,14 @@ def main(argv: list[str] | None = None) -> None:
                 f"{np.linalg.norm(weights[epoch] - W0) / np.linalg.norm(W0):>17.3f}",
                 flush=True,
             )
+
+    # Weights on pixels that are 0 in every training image get no gradient.
+    never_inked = (X == 0).all(axis=0)  # (784,) one flag per pixel
+    change = np.abs(clf.coefs_[0] - W0)[never_inked]
+    print(
+        f"\n{never_inked.sum()} pixels are 0 in every training image; the "
+        f"largest change of their weights: {change.max() if change.size else 0.0}"
+    )
 
     path = args.output_dir / "first_layer_weights.png"
     plot(weights, path)

@@ -133,3 +133,5 @@ def test_first_layer_weights(tmp_path):
     # what training adds is a sum of digit images: smooth
     assert float(rows["1"][2]) > 0.5
     assert float(rows["3"][0]) > float(rows["1"][0])  # test accuracy improves
+    # pixels that are 0 in every image: their weights get no gradient at all
+    assert number_after("the largest change of their weights:", out) == 0.0
