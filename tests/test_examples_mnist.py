@@ -9,6 +9,7 @@ repository) and are skipped without them.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import subprocess
@@ -16,6 +17,7 @@ import sys
 from pathlib import Path
 
 import joblib
+import numpy as np
 import pytest
 
 pytest.importorskip("matplotlib")  # train_mnist.py draws figures
@@ -79,8 +81,9 @@ def test_train_mnist_reduced(tmp_path):
     assert LAST_LINE.fullmatch(last_line(output)), output
     # One progress line per epoch, with real validation numbers.
     epochs = re.findall(
-        r"^Iteration \d+, loss = .*validation accuracy = (0\.\d+|1\.0+), "
-        r"time = [\d.]+s$",
+        r"^epoch +\d+/2  loss [\d.]+  validation loss [\d.]+  "
+        r"validation accuracy (0\.\d{4}|1\.0000)  learning rate [\d.]+  "
+        r"time [\d.]+s$",
         output,
         flags=re.MULTILINE,
     )
@@ -90,6 +93,37 @@ def test_train_mnist_reduced(tmp_path):
         png = out / f"{name}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
     assert (out / "mnist_pipeline.joblib").is_file()
+
+
+def load_example(name: str):
+    """Import ``examples/<name>`` as a module (its main() does not run)."""
+    spec = importlib.util.spec_from_file_location(name[:-3], EXAMPLES / name)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_train_mnist_shift_images():
+    shift_images = load_example("train_mnist.py").shift_images
+    rng = np.random.default_rng(0)
+    X = rng.integers(1, 256, size=(500, 784), dtype=np.uint8)  # no zero pixel
+    shifted = shift_images(X, 2, rng)
+    assert shifted.shape == X.shape and shifted.dtype == X.dtype
+    assert shift_images(X, 0, rng) is X  # no augmentation: the images as they are
+    images, moved = X.reshape(-1, 28, 28), shifted.reshape(-1, 28, 28)
+    offsets = set()
+    for image, result in zip(images, moved):
+        # The image moved by (dy, dx): the rows and columns it left are 0.
+        dy = int((result[:, 14] == 0).sum()) * (1 if result[0, 14] == 0 else -1)
+        dx = int((result[14, :] == 0).sum()) * (1 if result[14, 0] == 0 else -1)
+        assert max(abs(dy), abs(dx)) <= 2
+        expected = np.zeros_like(image)
+        expected[max(dy, 0) : 28 + min(dy, 0), max(dx, 0) : 28 + min(dx, 0)] = image[
+            max(-dy, 0) : 28 - max(dy, 0), max(-dx, 0) : 28 - max(dx, 0)
+        ]
+        np.testing.assert_array_equal(result, expected)
+        offsets.add((dy, dx))
+    assert len(offsets) == 25  # every offset of -2..2 x -2..2 occurs
 
 
 def test_train_mnist_help(tmp_path):
