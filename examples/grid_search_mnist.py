@@ -6,7 +6,12 @@ images (6000 by default), with the folds and candidates trained in parallel
 (``n_jobs=-1``: one worker process per CPU core). It prints the ranked table
 of ``cv_results_``, then trains the best candidate on the full training set
 and reports its accuracy on the 10000 test images; the last line printed is
-``test accuracy: 0.XXXX``. It takes about two minutes on a 2-core CPU.
+``test accuracy: 0.XXXX``. It takes about 40 s on a quiet 2-core CPU (30 s
+for the search, 8 s for the final training). In that run, the learning rate
+mattered most (0.3 best; at 0.6 the 2-hidden-layer networks broke down to
+chance accuracy), the width a little, and alpha least; the best candidate,
+784-256-10 at 0.3, scored 0.955 in cross-validation on 4000-image folds and
+0.985 on the test set once trained on all 60000 images.
 
 Run it from the repository root::
 
@@ -57,11 +62,14 @@ from threadpoolctl import threadpool_info
 from skmlp import NumpyMLPClassifier
 from skmlp.datasets import DATA_DIR_ENV, load_mnist
 
-# The grid: 3 x 3 x 2 = 18 candidates, 54 fits with 3 folds.
+# The grid: 3 x 3 x 3 = 27 candidates, 81 fits with 3 folds. As in
+# scikit-learn, each step's L2 penalty is alpha / batch_size * ||W||^2 / 2:
+# with batches of 128, alpha 1e-4 and 1e-3 both amount to no penalty at all
+# (they give identical predictions here), so the values span 1e-4 to 0.1.
 PARAM_GRID = {
     "mlp__hidden_layer_sizes": [(128,), (256,), (256, 128)],
-    "mlp__learning_rate_init": [0.03, 0.1, 0.3],
-    "mlp__alpha": [1e-4, 1e-3],
+    "mlp__learning_rate_init": [0.1, 0.3, 0.6],
+    "mlp__alpha": [1e-4, 1e-2, 1e-1],
 }
 # --quick: 2 candidates, so that the tests run every line in a few seconds.
 QUICK_GRID = {
