@@ -73,6 +73,8 @@ def test_train_mnist_reduced(tmp_path):
         "2",
         "--hidden",
         "32,16",
+        "--threads",
+        "1",
         "--output-dir",
         str(out),
         cwd=tmp_path,
