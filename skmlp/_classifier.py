@@ -17,6 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils._param_validation import Interval, Options, StrOptions
@@ -458,11 +459,10 @@ class NumpyMLPClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
 
     def _link_parameters(self) -> None:
         """Pack coefs_/intercepts_ into one flat vector and view them from it."""
-        dtype = self.coefs_[0].dtype
-        units = [self.coefs_[0].shape[0]] + [len(b) for b in self.intercepts_]
         flat = np.concatenate(
             [np.ravel(W) for W in self.coefs_] + [np.ravel(b) for b in self.intercepts_]
-        ).astype(dtype, copy=False)
+        ).astype(self.coefs_[0].dtype, copy=False)
+        units = self._units()
         self._params = flat
         self.coefs_, self.intercepts_ = _network.split_parameters(flat, units)
 
@@ -559,19 +559,17 @@ class NumpyMLPClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         X, y, T, sample_weight = self._prepare(
             X, y, sample_weight, incremental, classes
         )
-        if self.solver == "lbfgs":
-            tasks = EpochTasks(self, X, y, sample_weight, self.max_iter + 1)
-            try:
+        lbfgs = self.solver == "lbfgs"
+        # subtasks: epochs, or lbfgs iterations plus the one scipy never runs
+        n_tasks = self.max_iter + 1 if lbfgs else 1 if incremental else self.max_iter
+        tasks = EpochTasks(self, X, y, sample_weight, n_tasks)
+        try:
+            if lbfgs:
                 self._fit_lbfgs(X, T, sample_weight, tasks)
-            finally:
-                tasks.close()
-        else:
-            n_epochs = 1 if incremental else self.max_iter
-            tasks = EpochTasks(self, X, y, sample_weight, n_epochs)
-            try:
+            else:
                 self._fit_stochastic(X, y, T, sample_weight, incremental, tasks)
-            finally:
-                tasks.close()
+        finally:
+            tasks.close()
         return self
 
     def _prepare(self, X, y, sample_weight, incremental, classes):
@@ -827,9 +825,7 @@ class NumpyMLPClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             stop = min(start + batch_size, len(order))
             rows = slice(start, stop) if contiguous else order[start:stop]
             sw_b = None if sample_weight is None else sample_weight[rows]
-            if contiguous:
-                yield X[rows], T[rows], sw_b
-            elif sp.issparse(X):
+            if contiguous or sp.issparse(X):  # a view, or a small sparse copy
                 yield X[rows], T[rows], sw_b
             else:
                 # mode="clip" skips the bounds check's extra buffering: the
@@ -891,7 +887,7 @@ class NumpyMLPClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             )
             improved = self._update_no_improvement_validation(val_acc)
         else:
-            self._update_no_improvement_loss(self.early_stopping)
+            self._update_no_improvement_loss()
         # time since the first fit of this history, pauses between calls excluded
         self._elapsed = time.perf_counter() - start_time
         history["time"].append(self._elapsed)
@@ -939,8 +935,6 @@ class NumpyMLPClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
 
     def _evaluate(self, X, T, y, sample_weight) -> tuple[float, float]:
         """Mean cross-entropy and accuracy of the current weights on (X, y)."""
-        from sklearn.metrics import accuracy_score
-
         loss_sum = 0.0
         P = np.empty(T.shape, dtype=self._params.dtype)
         for rows, X_chunk in self._chunks(X):
@@ -967,15 +961,17 @@ class NumpyMLPClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             return True
         return False
 
-    def _update_no_improvement_loss(self, early_stopping: bool) -> None:
+    def _update_no_improvement_loss(self) -> None:
+        # Also with early_stopping when no validation split could be made (or
+        # in partial_fit): the training loss is what is watched then, so its
+        # best value has to be kept too.
         loss = self.loss_curve_[-1]
-        best = self.best_loss_ if self.best_loss_ is not None else np.inf
+        best = np.inf if self.best_loss_ is None else self.best_loss_
         if loss > best - self.tol:
             self._no_improvement_count += 1
         else:
             self._no_improvement_count = 0
-        if loss < best and not early_stopping:
-            self.best_loss_ = loss
+        self.best_loss_ = min(loss, best)
 
     def _fit_lbfgs(self, X, T, sample_weight, tasks: EpochTasks) -> None:
         units = self._units()

@@ -359,3 +359,21 @@ def test_sample_weight_zero_equals_removing(digits):
     a.fit(X, y, sample_weight=sw)
     b.fit(X[:100], y[:100])
     np.testing.assert_allclose(a.predict_proba(X), b.predict_proba(X), rtol=1e-7)
+
+
+def test_early_stopping_fallback_stops_on_training_loss():
+    # too small to hold out a validation set: the training loss is watched
+    X = np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    y = np.array([0, 1, 1])
+    clf = NumpyMLPClassifier(
+        (4,),
+        early_stopping=True,
+        validation_fraction=0.0,
+        tol=1e9,  # no epoch counts as an improvement after the first
+        n_iter_no_change=2,
+        max_iter=50,
+    )
+    with pytest.warns(UserWarning, match="training loss instead"):
+        clf.fit(X, y)
+    assert clf.n_iter_ == 4  # epoch 1 sets the best, then 3 epochs without
+    assert clf.best_loss_ == min(clf.loss_curve_)
