@@ -135,8 +135,9 @@ def check_gradients(
     rng = check_random_state(random_state)
     names = [f"coefs_[{i}]" for i in range(len(units) - 1)]
     names += [f"intercepts_[{i}]" for i in range(len(units) - 1)]
-    n_coef, _ = _network.n_parameters(units)
-    sizes = [a * b for a, b in zip(units[:-1], units[1:])] + units[1:]
+    # where each array lies in the flat vector: the layout split_parameters defines
+    coefs, intercepts = _network.split_parameters(params, units)
+    sizes = [a.size for a in coefs + intercepts]
     offsets = np.concatenate([[0], np.cumsum(sizes)])
 
     result = Bunch(
