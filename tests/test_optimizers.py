@@ -1,0 +1,147 @@
+"""The stochastic optimizers against textbook references and scikit-learn's.
+
+The steps are written for speed (in place, constants folded into scalars,
+Adam's moments stored rescaled); these tests hold them to the plain formulas
+in float64, over many steps, up to float rounding.
+"""
+
+import math
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOptimizer
+
+from skmlp._optimizers import SGD, Adam
+
+N_STEPS = 300
+SEEDS = range(8)
+
+
+def gradients(seed: int, n: int = 257, n_steps: int = N_STEPS, dtype=np.float64):
+    """Gradients with a drift, noise over several scales, and exact zeros."""
+    rng = np.random.RandomState(seed)
+    drift = rng.standard_normal(n)
+    scale = 10.0 ** rng.uniform(-6, 1, size=n)
+    for t in range(n_steps):
+        g = (drift * math.cos(t / 50) + rng.standard_normal(n)) * scale
+        g[rng.rand(n) < 0.1] = 0.0
+        yield g.astype(dtype)
+
+
+def reference_adam(w, grads, lr, b1, b2, eps):
+    """Adam as written in Kingma & Ba (2014), Algorithm 1, with lr_t folded."""
+    w = w.copy()
+    m, v = np.zeros_like(w), np.zeros_like(w)
+    for t, g in enumerate(grads, start=1):
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g**2
+        lr_t = lr * math.sqrt(1 - b2**t) / (1 - b1**t)
+        w = w - lr_t * m / (np.sqrt(v) + eps)
+    return w, m, v
+
+
+def reference_sgd(w, grads, lr, mu, nesterov):
+    w, vel = w.copy(), np.zeros_like(w)
+    for g in grads:
+        vel = mu * vel - lr * g
+        w = w + (mu * vel - lr * g if nesterov else vel)
+    return w, vel
+
+
+ADAM_SETTINGS = [
+    (1e-3, 0.9, 0.999, 1e-8),
+    (0.05, 0.5, 0.9, 1e-4),
+    (1e-2, 0.0, 0.0, 1e-7),
+]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("lr, b1, b2, eps", ADAM_SETTINGS)
+def test_adam_matches_reference_float64(seed, lr, b1, b2, eps):
+    w0 = np.random.RandomState(100 + seed).standard_normal(257)
+    grads = list(gradients(seed))
+    expected, m, v = reference_adam(w0, grads, lr, b1, b2, eps)
+    opt, w = Adam(w0.size, np.float64, lr, b1, b2, eps), w0.copy()
+    for g in grads:
+        opt.step(w, g)
+    # 300 steps of rounding at 1e-16 each, well inside 1e-12
+    np.testing.assert_allclose(w, expected, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(opt.m * (1 - b1), m, rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(opt.v * (1 - b2), v, rtol=1e-12, atol=1e-300)
+    assert opt.n_steps == N_STEPS
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_adam_matches_scikit_learn(seed):
+    rng = np.random.RandomState(seed)
+    shapes = [(7, 5), (5,), (5, 3), (3,)]
+    params = [rng.standard_normal(s) for s in shapes]
+    flat = np.concatenate([p.ravel() for p in params])
+    sk = AdamOptimizer([p.copy() for p in params], 1e-3, 0.9, 0.999, 1e-8)
+    sk_params = [p.copy() for p in params]
+    opt = Adam(flat.size, np.float64, 1e-3)
+    for g in gradients(seed, n=flat.size):
+        parts = np.split(g, np.cumsum([math.prod(s) for s in shapes])[:-1])
+        sk.update_params(sk_params, [q.reshape(s) for q, s in zip(parts, shapes)])
+        opt.step(flat, g)
+    expected = np.concatenate([p.ravel() for p in sk_params])
+    np.testing.assert_allclose(flat, expected, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_adam_float32_tracks_float64(seed):
+    w0 = np.random.RandomState(seed).standard_normal(257)
+    grads = list(gradients(seed))
+    expected, _, _ = reference_adam(w0, grads, 1e-3, 0.9, 0.999, 1e-8)
+    opt, w = Adam(w0.size, np.float32, 1e-3), w0.astype(np.float32)
+    for g in grads:
+        opt.step(w, g.astype(np.float32))
+    assert w.dtype == np.float32 and opt.m.dtype == np.float32
+    # each step moves a weight by at most about lr; float32 rounding of the
+    # moments perturbs that step relatively by ~1e-6, and the weights carry
+    # their own rounding of ~1e-7 (|w| ~ 1) per step: 300 steps stay < 1e-4
+    np.testing.assert_allclose(w, expected, rtol=0, atol=1e-4)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("nesterov", [True, False])
+@pytest.mark.parametrize("lr, mu", [(0.1, 0.9), (0.01, 0.0), (0.5, 0.99)])
+def test_sgd_matches_reference_and_scikit_learn(seed, nesterov, lr, mu):
+    w0 = np.random.RandomState(100 + seed).standard_normal(257)
+    grads = list(gradients(seed, n_steps=100))
+    expected, vel = reference_sgd(w0, grads, lr, mu, nesterov)
+    opt, w = SGD(w0.size, np.float64, lr, momentum=mu, nesterov=nesterov), w0.copy()
+    sk_w = [w0.copy()]
+    sk = SGDOptimizer([w0.copy()], lr, "constant", mu, nesterov)
+    for g in grads:
+        opt.step(w, g)
+        sk.update_params(sk_w, [g])
+    # 100 steps with |g| up to ~30 and lr up to 0.5: w reaches ~1e3
+    np.testing.assert_allclose(w, expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(w, sk_w[0], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(opt.velocity, vel, rtol=1e-12, atol=1e-12)
+
+
+def test_adam_old_pickle_continues_exactly():
+    """A pickle holding the plain moments (skmlp 0.1.0) is rescaled on load."""
+    grads = list(gradients(0))
+    w_ref = np.random.RandomState(1).standard_normal(257)
+    opt = Adam(w_ref.size, np.float64, 1e-3)
+    for g in grads[:150]:
+        opt.step(w_ref, g)
+    w_old = w_ref.copy()
+    old_state = {k: v for k, v in vars(opt).items() if k != "moments_scaled"}
+    old_state["m"] = opt.m * (1 - opt.beta_1)  # what the old code stored
+    old_state["v"] = opt.v * (1 - opt.beta_2)
+    old = Adam.__new__(Adam)
+    old.__setstate__(old_state)
+    new = pickle.loads(pickle.dumps(opt))
+    w_new = w_old.copy()
+    for g in grads[150:]:
+        opt.step(w_ref, g)
+    for g in grads[150:]:
+        old.step(w_old, g)
+        new.step(w_new, g)
+    np.testing.assert_allclose(w_old, w_ref, rtol=1e-12, atol=1e-14)
+    np.testing.assert_array_equal(w_new, w_ref)
