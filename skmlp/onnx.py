@@ -1,28 +1,42 @@
-"""Export :class:`~skmlp.NumpyMLPClassifier` to ONNX, through skl2onnx.
+"""Export skmlp's estimators to ONNX with skl2onnx's own MLP converters.
 
-Importing this module registers a converter with skl2onnx, after which
-``skl2onnx.to_onnx`` converts a fitted classifier on its own or as a step
-of a scikit-learn ``Pipeline``::
+Importing this module registers :class:`~skmlp.NumpyMLPClassifier` (and
+``NumpyMLPRegressor``) with skl2onnx, after which ``skl2onnx.to_onnx``
+converts a fitted model on its own or as a step of a scikit-learn
+``Pipeline``::
 
     import numpy as np
     import skl2onnx
-    import skmlp.onnx  # noqa: F401  (registers the converter)
+    import skmlp.onnx  # noqa: F401  (registers the converters)
 
     onx = skl2onnx.to_onnx(clf, X[:1].astype(np.float32))
 
-The graph is the forward pass written out as ONNX operators: per layer a
-``MatMul`` and an ``Add``, then the hidden activation (``Relu``, ``Tanh``,
-``Sigmoid``, or nothing for ``"identity"``); the output layer ends in
-``Softmax`` (multiclass) or ``Sigmoid`` (binary, multilabel). Like
-``predict_proba``, a binary model's single output unit P(classes_[1]) is
-stacked as ``[1 - p, p]``. Labels are ``ArgMax`` looked up in ``classes_``
-(int64 or string tensors), or for multilabel models every probability
-thresholded at 0.5 (an int64 indicator matrix; multilabel models need
-``options={"zipmap": False}``, since ZipMap expects one label per row).
+skmlp's estimators have the fitted attributes of scikit-learn's
+``MLPClassifier`` and ``MLPRegressor`` (``coefs_``, ``intercepts_``,
+``n_layers_``, ``activation``, ``out_activation_``, ``classes_``), so
+skl2onnx's converters and shape calculators for those two serve as they are,
+with the same options (``zipmap``, ``output_class_labels``, ``nocl``). What
+this module adds, each measured against onnxruntime in ``tests/test_onnx.py``:
 
-The weights are stored in the precision of the graph's input: float32 for a
-float32 input (the usual choice; a float64 model's weights are cast), float64
-for a double input. Integer and boolean inputs are cast to float32.
+- a clear error, at conversion time, for what those converters cannot write:
+  activations other than ``"identity"``, ``"logistic"``, ``"tanh"`` and
+  ``"relu"``, a custom ``(function, derivative)`` pair, the ``"exp"`` output
+  of a Poisson regressor, and integer class labels beyond int32 (skl2onnx
+  stores labels as int32: they would come back wrong); an unfitted model
+  raises scikit-learn's ``NotFittedError``;
+- ``nocl=True`` (labels replaced by their indices in ``classes_``), which
+  skl2onnx declares for ``MLPClassifier`` but whose converter ignores;
+- multilabel models: the labels' declared shape ``[N, n_labels]`` (skl2onnx
+  declares ``[N]``), and a refusal of ``zipmap``, which expects one label per
+  row;
+- multi-output regressors: skl2onnx's converter reshapes the prediction to a
+  single column, right for one output only; it is reshaped back to
+  ``[N, n_outputs_]``.
+
+One difference from ``predict_proba`` remains: skmlp clips logistic outputs
+to ``[eps, 1 - eps]`` (so that ``predict_log_proba`` stays finite) and the
+graph does not, a difference of at most one float32 ``eps`` (1.2e-7) that
+changes no label.
 
 This module needs the ``onnx`` extra (``pip install "skmlp[onnx]"``:
 skl2onnx, onnx, onnxruntime); ``import skmlp`` does not.
@@ -30,25 +44,22 @@ skl2onnx, onnx, onnxruntime); ``import skmlp`` does not.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 try:
     from onnx import TensorProto
     from skl2onnx import update_registered_converter
-    from skl2onnx.common.data_types import (
-        BooleanTensorType,
-        DoubleTensorType,
-        FloatTensorType,
-        Int64TensorType,
-        StringTensorType,
+    from skl2onnx.common.data_types import Int64TensorType
+    from skl2onnx.common.shape_calculator import (
+        calculate_linear_classifier_output_shapes,
+        calculate_linear_regressor_output_shapes,
     )
-    from skl2onnx.common.utils import (
-        check_input_and_output_numbers,
-        check_input_and_output_types,
+    from skl2onnx.operator_converters.multilayer_perceptron import (
+        convert_sklearn_mlp_classifier,
+        convert_sklearn_mlp_regressor,
     )
-    from skl2onnx.common.utils_classifier import get_label_classes
 except ImportError as exc:  # pragma: no cover - exercised without the extra
     raise ImportError(
         'skmlp.onnx needs skl2onnx, onnx and onnxruntime: pip install "skmlp[onnx]"'
@@ -56,230 +67,217 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra
 
 from sklearn.utils.validation import check_is_fitted
 
+import skmlp
+
 try:
     # skl2onnx's parser for classifiers (it adds the ZipMap); private, so
-    # guarded: without it, skl2onnx falls back on the same parser, and an
-    # unfitted model fails with skl2onnx's error instead of NotFittedError.
+    # guarded: without it, registering the "zipmap" option installs the same
+    # parser, and an unfitted model fails with skl2onnx's error instead of
+    # NotFittedError.
     from skl2onnx._parse import _parse_sklearn_classifier
 except ImportError:  # pragma: no cover - a later skl2onnx may move it
     _parse_sklearn_classifier = None
-
-from ._classifier import NumpyMLPClassifier
 
 if TYPE_CHECKING:  # skl2onnx's internal classes, for the annotations only
     from skl2onnx.common._container import ModelComponentContainer
     from skl2onnx.common._topology import Operator, Scope
 
-__all__ = ["ALIAS", "register"]
+__all__ = ["ALIAS", "REGRESSOR_ALIAS", "register"]
 
-#: The name under which skl2onnx knows the converter.
+#: The names under which skl2onnx knows the converters.
 ALIAS = "SkmlpNumpyMLPClassifier"
+REGRESSOR_ALIAS = "SkmlpNumpyMLPRegressor"
 
-# ONNX operator of each hidden activation; None: nothing to apply.
-_HIDDEN_ACTIVATIONS = {
-    "identity": None,
-    "logistic": "Sigmoid",
-    "tanh": "Tanh",
-    "relu": "Relu",
-}
+# The hidden activations skl2onnx's MLP converter writes (Identity, Sigmoid,
+# Tanh, Relu).
+_CONVERTIBLE = ("identity", "logistic", "tanh", "relu")
+_INT32 = np.iinfo(np.int32)
 
 _registered = False
 
 
-def _is_multilabel(model: NumpyMLPClassifier) -> bool:
-    # A binary model has a single (logistic) output unit, a multiclass one a
-    # softmax: more than one logistic unit can only be multilabel.
-    return model.out_activation_ == "logistic" and model.n_outputs_ > 1
+def _check_convertible(model: Any) -> None:
+    """Raise if skl2onnx's MLP converters cannot write ``model`` exactly."""
+    check_is_fitted(model)
+    activation = model.activation
+    if not isinstance(activation, str):
+        raise ValueError(
+            "skmlp.onnx: a custom activation (function, derivative) cannot be "
+            "converted to ONNX; skl2onnx's MLP converter writes only the "
+            f"activations {', '.join(map(repr, _CONVERTIBLE))}."
+        )
+    if activation not in _CONVERTIBLE:
+        raise ValueError(
+            f"skmlp.onnx: activation={activation!r} cannot be converted; "
+            "skl2onnx's MLP converter writes only the activations "
+            f"{', '.join(map(repr, _CONVERTIBLE))}."
+        )
+    if model.out_activation_ == "exp":
+        raise ValueError(
+            "skmlp.onnx: a regressor with loss='poisson' (output activation "
+            "'exp') cannot be converted; skl2onnx's MLP converter writes only "
+            "an identity output for regressors."
+        )
 
 
-def _export_dtype(operator: Operator) -> tuple[int, np.dtype]:
-    """ONNX and NumPy element type of the graph's arithmetic.
+def _is_multilabel(model: Any) -> bool:
+    return model._label_binarizer.y_type_ == "multilabel-indicator"
 
-    Follows the input as skl2onnx's own converters do: double in, double
-    weights; anything else computes in float32.
+
+def _nocl(scope: Scope, model: Any) -> bool:
+    return bool(scope.get_options(model, dict(nocl=False))["nocl"])
+
+
+class _LabelsAsIndices:
+    """``model`` with ``classes_`` replaced by their indices (option ``nocl``).
+
+    skl2onnx's MLP converter reads ``classes_`` directly, where its other
+    classifier converters honour ``nocl``; everything else is the model's.
     """
-    if isinstance(operator.inputs[0].type, DoubleTensorType):
-        return TensorProto.DOUBLE, np.dtype(np.float64)
-    return TensorProto.FLOAT, np.dtype(np.float32)
+
+    def __init__(self, model: Any) -> None:
+        self._model = model
+        self.classes_ = np.arange(len(model.classes_))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
 
 
-def _label_classes(scope: Scope, model: NumpyMLPClassifier) -> np.ndarray:
-    """The class labels as the graph stores them: int64 or str.
+class _RenamedOutput:
+    """``operator``, with its output replaced by the variable ``name``."""
 
-    ``get_label_classes`` applies the ``nocl`` option (labels replaced by
-    their indices). Float labels are stored as int64, as skl2onnx does for
-    scikit-learn's classifiers, when they are whole numbers.
-    """
-    classes = np.asarray(get_label_classes(scope, model))
-    if classes.dtype.kind in "biu":
-        return classes.astype(np.int64)
-    if classes.dtype.kind == "f":
-        as_int = classes.astype(np.int64)
-        if not np.array_equal(as_int, classes):
-            raise NotImplementedError(
-                "ONNX export needs integer or string class labels; got the "
-                f"non-integral float labels {classes!r}."
-            )
-        return as_int
-    return np.array([str(c) for c in classes], dtype=object)
+    def __init__(self, operator: Operator, name: str) -> None:
+        self._operator = operator
+        self.output_full_names = [name]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._operator, name)
 
 
-def _parser(scope: Scope, model: NumpyMLPClassifier, inputs: list, custom_parsers=None):
+def _classifier_parser(
+    scope: Scope, model: Any, inputs: list, custom_parsers: Any = None
+) -> list:
     """skl2onnx's parser for classifiers, after checking that model is fitted.
 
-    skl2onnx's own parser reads ``classes_`` first, and on an unfitted model
-    fails with an obscure RuntimeError; raise scikit-learn's NotFittedError.
+    skl2onnx's parser reads ``classes_`` first, and on an unfitted model fails
+    with an obscure RuntimeError; raise scikit-learn's NotFittedError.
     """
     check_is_fitted(model)
-    return _parse_sklearn_classifier(
-        scope, model, inputs, custom_parsers=custom_parsers
-    )
+    return _parse_sklearn_classifier(scope, model, inputs, custom_parsers)
 
 
-def _shape_calculator(operator: Operator) -> None:
-    """Set the types and shapes of the label and probability outputs."""
-    check_input_and_output_numbers(operator, input_count_range=1, output_count_range=2)
-    check_input_and_output_types(
-        operator,
-        good_input_types=[
-            FloatTensorType,
-            DoubleTensorType,
-            Int64TensorType,
-            BooleanTensorType,
-        ],
-    )
+def _classifier_shapes(operator: Operator) -> None:
+    """skl2onnx's label and probability types, checked and fixed for skmlp."""
     model = operator.raw_operator
-    check_is_fitted(model)
-    n_rows = operator.inputs[0].get_first_dimension()
-    classes = _label_classes(operator.scope_inst, model)
-    multilabel = _is_multilabel(model)
-    if multilabel:
-        options = operator.scope_inst.get_options(model, dict(zipmap=True))
-        if options["zipmap"] is not False:
-            # ZipMap pairs one label per row with a dict of probabilities;
-            # a multilabel prediction is a row of indicators instead.
+    _check_convertible(model)
+    scope = operator.scope_inst
+    classes = np.asarray(model.classes_)
+    if (
+        classes.dtype.kind in "iuf"
+        and not _nocl(scope, model)
+        and (classes.min() < _INT32.min or classes.max() > _INT32.max)
+    ):
+        raise ValueError(
+            "skmlp.onnx: skl2onnx stores integer class labels as int32, and "
+            f"these go beyond it ({classes.min()} to {classes.max()}); convert "
+            "with options={'nocl': True} (labels as indices in classes_) or "
+            "train on smaller or string labels."
+        )
+    calculate_linear_classifier_output_shapes(operator)
+    if _is_multilabel(model):
+        if scope.get_options(model, dict(zipmap=True))["zipmap"] is not False:
             raise NotImplementedError(
-                "A multilabel NumpyMLPClassifier can only be exported with "
+                "skmlp.onnx: a multilabel classifier can only be exported with "
                 "options={'zipmap': False} (labels: an int64 indicator matrix, "
-                "probabilities: one column per label)."
+                "probabilities: one column per label); ZipMap expects one "
+                "label per row."
             )
-        label_type = Int64TensorType(shape=[n_rows, len(classes)])
-    elif classes.dtype == object:
-        label_type = StringTensorType(shape=[n_rows])
-    else:
-        label_type = Int64TensorType(shape=[n_rows])
-    operator.outputs[0].set_type(label_type)
-    double = _export_dtype(operator)[0] == TensorProto.DOUBLE
-    proba_type = DoubleTensorType if double else FloatTensorType
-    operator.outputs[1].set_type(proba_type(shape=[n_rows, len(classes)]))
+        # a row of 0/1 indicators per sample, not one label
+        n_rows = operator.inputs[0].get_first_dimension()
+        operator.outputs[0].type = Int64TensorType([n_rows, len(classes)])
 
 
-def _converter(
+def _convert_classifier(
     scope: Scope, operator: Operator, container: ModelComponentContainer
 ) -> None:
-    """Write the forward pass, the probabilities and the labels as ONNX nodes."""
+    """skl2onnx's MLPClassifier converter, with ``nocl`` honoured."""
     model = operator.raw_operator
-    proto_dtype, dtype = _export_dtype(operator)
-    label_name, proba_name = (v.full_name for v in operator.outputs)
-
-    def constant(name: str, value: np.ndarray, proto: int = proto_dtype) -> str:
-        unique = scope.get_unique_variable_name(name)
-        value = np.asarray(value)
-        content = value.ravel()
-        if proto == TensorProto.STRING:
-            content = [s.encode("utf-8") for s in content]
-        container.add_initializer(unique, proto, list(value.shape), content)
-        return unique
-
-    def node(op_type: str, inputs: list[str], output: str | None = None, **kw) -> str:
-        output = output or scope.get_unique_variable_name(op_type.lower())
-        container.add_node(
-            op_type,
-            inputs,
-            output,
-            name=scope.get_unique_operator_name(op_type),
-            **kw,
-        )
-        return output
-
-    x = operator.inputs[0].full_name
-    if not isinstance(operator.inputs[0].type, (FloatTensorType, DoubleTensorType)):
-        x = node("Cast", [x], to=proto_dtype)
-
-    # --- forward pass: A_l = f(A_{l-1} @ W_l + b_l) -------------------------
-    n_layers = len(model.coefs_)
-    hidden_op = _HIDDEN_ACTIVATIONS[model.activation]
-    a = x
-    for i, (W, b) in enumerate(zip(model.coefs_, model.intercepts_)):
-        W_name = constant(f"coef_{i}", np.asarray(W, dtype=dtype))
-        b_name = constant(f"intercept_{i}", np.asarray(b, dtype=dtype))
-        z = node("Add", [node("MatMul", [a, W_name]), b_name])
-        last = i == n_layers - 1
-        a = z if last or hidden_op is None else node(hidden_op, [z])
-
-    # --- output activation, as predict_proba computes it --------------------
-    multilabel = _is_multilabel(model)
-    if model.out_activation_ == "softmax":
-        node("Softmax", [a], proba_name, axis=1)
-    else:
-        p = node("Sigmoid", [a])
-        # predict_proba clips logistic outputs to [eps, 1 - eps] (so that
-        # predict_log_proba stays finite): do the same.
-        eps = np.finfo(dtype).eps
-        p = node("Max", [p, constant("eps", np.array(eps, dtype))])
-        one_minus_eps = constant("one_minus_eps", np.array(1 - eps, dtype))
-        if multilabel:
-            node("Min", [p, one_minus_eps], proba_name)
-        else:
-            # binary: one unit, P(classes_[1]); predict_proba stacks [1-p, p]
-            p = node("Min", [p, one_minus_eps])
-            q = node("Sub", [constant("one", np.array(1, dtype)), p])
-            node("Concat", [q, p], proba_name, axis=1)
-
-    # --- labels ---------------------------------------------------------------
-    if multilabel:
-        # predict: LabelBinarizer.inverse_transform, i.e. (P > 0.5) as int
-        above = node("Greater", [proba_name, constant("half", np.array(0.5, dtype))])
-        node("Cast", [above], label_name, to=TensorProto.INT64)
+    if not _nocl(scope, model):
+        convert_sklearn_mlp_classifier(scope, operator, container)
         return
-    classes = _label_classes(scope, model)
-    if classes.dtype == object:
-        classes_name = constant("classes", classes, TensorProto.STRING)
-    else:
-        classes_name = constant("classes", classes, TensorProto.INT64)
-    # ArgMax keeps the first maximum, as numpy's argmax does, so ties (a
-    # binary p of exactly 0.5) resolve to the same class as predict.
-    index = node("ArgMax", [proba_name], axis=1)
-    picked = node(
-        "ArrayFeatureExtractor", [classes_name, index], op_domain="ai.onnx.ml"
-    )
-    node(
+    operator.raw_operator = _LabelsAsIndices(model)
+    try:
+        convert_sklearn_mlp_classifier(scope, operator, container)
+    finally:
+        operator.raw_operator = model
+
+
+def _regressor_shapes(operator: Operator) -> None:
+    """skl2onnx's prediction type, ``[N, n_outputs_]`` wide."""
+    model = operator.raw_operator
+    _check_convertible(model)
+    calculate_linear_regressor_output_shapes(operator)  # [N, 1]
+    n_rows = operator.inputs[0].get_first_dimension()
+    operator.outputs[0].type.shape = [n_rows, model.n_outputs_]
+
+
+def _convert_regressor(
+    scope: Scope, operator: Operator, container: ModelComponentContainer
+) -> None:
+    """skl2onnx's MLPRegressor converter, multi-output included.
+
+    skl2onnx's converter ends in ``Reshape(prediction, [-1, 1])``: right for
+    one output, and for more a single column of N * n_outputs values in
+    row-major order. Let it write that column, then reshape it back.
+    """
+    n_outputs = operator.raw_operator.n_outputs_
+    if n_outputs == 1:
+        convert_sklearn_mlp_regressor(scope, operator, container)
+        return
+    column = scope.get_unique_variable_name("column")
+    convert_sklearn_mlp_regressor(scope, _RenamedOutput(operator, column), container)
+    shape = scope.get_unique_variable_name("shape")
+    container.add_initializer(shape, TensorProto.INT64, [2], [-1, n_outputs])
+    container.add_node(
         "Reshape",
-        [picked, constant("flat", np.array([-1], np.int64), TensorProto.INT64)],
-        label_name,
+        [column, shape],
+        operator.outputs[0].full_name,
+        name=scope.get_unique_operator_name("Reshape"),
     )
 
 
 def register() -> None:
-    """Register the NumpyMLPClassifier converter with skl2onnx.
+    """Register skmlp's estimators with skl2onnx.
 
     Called when :mod:`skmlp.onnx` is imported; calling it again does nothing.
-    The converter takes skl2onnx's usual classifier options: ``zipmap``
-    (``True``: probabilities as a list of dicts, the default; ``False``: a
-    tensor; ``"columns"``: one output per class) and ``nocl`` (labels replaced
-    by their indices in ``classes_``).
+    The classifier takes the options skl2onnx registers for
+    ``MLPClassifier``: ``zipmap`` (``True``: probabilities as a list of
+    dicts, the default; ``False``: a tensor; ``"columns"``: one output per
+    class), ``output_class_labels`` (an extra output with ``classes_``, with
+    ``zipmap=False``) and ``nocl`` (labels replaced by their indices in
+    ``classes_``).
     """
     global _registered
     if _registered:
         return
     update_registered_converter(
-        NumpyMLPClassifier,
+        skmlp.NumpyMLPClassifier,
         ALIAS,
-        _shape_calculator,
-        _converter,
-        parser=None if _parse_sklearn_classifier is None else _parser,
-        options={"zipmap": [True, False, "columns"], "nocl": [True, False]},
+        _classifier_shapes,
+        _convert_classifier,
+        parser=None if _parse_sklearn_classifier is None else _classifier_parser,
+        options={
+            "zipmap": [True, False, "columns"],
+            "output_class_labels": [False, True],
+            "nocl": [True, False],
+        },
     )
+    # The regressor is registered when this version of skmlp has one.
+    regressor = getattr(skmlp, "NumpyMLPRegressor", None)
+    if regressor is not None:
+        update_registered_converter(
+            regressor, REGRESSOR_ALIAS, _regressor_shapes, _convert_regressor
+        )
     _registered = True
 
 

@@ -1,5 +1,8 @@
-"""ONNX export: onnxruntime must predict what NumpyMLPClassifier predicts.
+"""ONNX export: onnxruntime must predict what skmlp's estimators predict.
 
+skmlp.onnx registers skl2onnx's own MLP converters; these tests measure the
+result against ``predict``/``predict_proba`` for every kind of target, and
+check the refusals and the few fixes skmlp.onnx adds (see its docstring).
 Needs the ``onnx`` extra (skl2onnx, onnx, onnxruntime); skipped without it.
 """
 
@@ -11,8 +14,13 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
-from sklearn.datasets import load_digits, make_multilabel_classification
+from sklearn.datasets import (
+    load_digits,
+    make_multilabel_classification,
+    make_regression,
+)
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -21,7 +29,13 @@ skl2onnx = pytest.importorskip("skl2onnx")
 ort = pytest.importorskip("onnxruntime")
 skmlp_onnx = pytest.importorskip("skmlp.onnx")
 
+import skmlp  # noqa: E402
 from skmlp import NumpyMLPClassifier  # noqa: E402
+
+# TODO(lead): drop guard (NumpyMLPRegressor is being written in parallel)
+needs_regressor = pytest.mark.skipif(
+    not hasattr(skmlp, "NumpyMLPRegressor"), reason="no NumpyMLPRegressor yet"
+)
 
 ACTIVATIONS = ["relu", "tanh", "logistic", "identity"]
 # float32 arithmetic in two different orders (NumPy's BLAS, onnxruntime's
@@ -177,16 +191,80 @@ def test_integer_input(digits):
     )
 
 
-def test_nocl_gives_class_indices(digits):
+@pytest.mark.parametrize("kind", ["multiclass-str", "negative-int"])
+@pytest.mark.parametrize("zipmap", [False, True])
+def test_nocl_gives_class_indices(digits, kind, zipmap):
+    # skl2onnx's MLP converter ignores nocl; skmlp.onnx passes it the indices
+    X, y = digits
+    y = y - 5 if kind == "negative-int" else _targets(y, kind)
+    clf = _fit(NumpyMLPClassifier((16,), max_iter=20, random_state=0), X, y)
+    labels, proba = _run(clf, X, {"zipmap": zipmap, "nocl": True})
+    assert labels.dtype == np.int64
+    assert_array_equal(labels, np.searchsorted(clf.classes_, clf.predict(X)))
+    if zipmap:  # the dicts are keyed by index too
+        assert list(proba[0]) == list(range(len(clf.classes_)))
+
+
+def test_labels_beyond_int32(digits):
+    # skl2onnx stores integer labels as int32: 9e10 would come back wrapped
     X, y = digits
     clf = _fit(
         NumpyMLPClassifier((16,), max_iter=20, random_state=0),
         X,
-        _targets(y, "multiclass-str"),
+        y.astype(np.int64) * 10**10,
     )
+    with pytest.raises(ValueError, match="int32.*nocl"):
+        skl2onnx.to_onnx(clf, X[:1], options={"zipmap": False})
     labels, _ = _run(clf, X, {"zipmap": False, "nocl": True})
-    assert labels.dtype == np.int64
     assert_array_equal(clf.classes_[labels], clf.predict(X))
+
+
+@pytest.mark.parametrize("kind", ["float", "bool"])
+def test_float_and_bool_labels(digits, kind):
+    # whole-number float and boolean labels come out as int64, as skl2onnx
+    # does for scikit-learn's classifiers
+    X, y = digits
+    y = y.astype(np.float64) if kind == "float" else y >= 5
+    clf = _fit(NumpyMLPClassifier((16,), max_iter=20, random_state=0), X, y)
+    labels, proba = _run(clf, X, {"zipmap": False})
+    assert labels.dtype == np.int64
+    _assert_same_predictions(
+        labels,
+        proba,
+        clf.predict(X).astype(np.int64),
+        clf.predict_proba(X),
+        ATOL_FLOAT32,
+    )
+
+
+def test_output_class_labels(digits):
+    X, y = digits
+    clf = _fit(NumpyMLPClassifier((16,), max_iter=20, random_state=0), X, y)
+    labels, proba, classes = _run(
+        clf, X, {"zipmap": False, "output_class_labels": True}
+    )
+    assert_array_equal(classes, clf.classes_)
+    _assert_same_predictions(
+        labels, proba, clf.predict(X), clf.predict_proba(X), ATOL_FLOAT32
+    )
+
+
+def test_sparse_trained_model(digits):
+    # ONNX takes a dense tensor; the model trained on CSR is the same network
+    X, y = digits
+    clf = _fit(
+        NumpyMLPClassifier((16,), max_iter=20, random_state=0, dtype="float32"),
+        sp.csr_matrix(X),
+        y,
+    )
+    labels, proba = _run(clf, X, {"zipmap": False})
+    _assert_same_predictions(
+        labels,
+        proba,
+        clf.predict(sp.csr_matrix(X)),
+        clf.predict_proba(sp.csr_matrix(X)),
+        ATOL_FLOAT32,
+    )
 
 
 def test_multilabel():
@@ -199,6 +277,10 @@ def test_multilabel():
         X,
         Y,
     )
+    onx = skl2onnx.to_onnx(clf, X[:1], options={"zipmap": False})
+    # declared as a matrix (skl2onnx alone declares one label per row)
+    label_dims = onx.graph.output[0].type.tensor_type.shape.dim
+    assert [d.dim_value for d in label_dims][1:] == [Y.shape[1]]
     labels, proba = _run(clf, X, {"zipmap": False})
     assert labels.dtype == np.int64 and labels.shape == Y.shape
     assert_allclose(proba, clf.predict_proba(X), rtol=0, atol=ATOL_FLOAT32)
@@ -207,10 +289,119 @@ def test_multilabel():
         skl2onnx.to_onnx(clf, X[:1])
 
 
+@pytest.mark.parametrize(
+    "activation, message",
+    [
+        ("gelu", "activation='gelu' cannot be converted"),
+        ("leaky_relu", "activation='leaky_relu' cannot be converted"),
+        ((np.tanh, lambda Z: 1 - np.tanh(Z) ** 2), "custom activation"),
+    ],
+)
+def test_unconvertible_activation_raises(digits, activation, message):
+    X, y = digits
+    clf = _fit(NumpyMLPClassifier((8,), max_iter=5, random_state=0), X, y)
+    # as if trained with it: the converter reads the fitted model's parameter
+    clf.activation = activation
+    with pytest.raises(ValueError, match=message):
+        skl2onnx.to_onnx(clf, X[:1])
+    with pytest.raises(ValueError, match=message):
+        skl2onnx.to_onnx(make_pipeline(StandardScaler().fit(X), clf), X[:1])
+
+
 def test_unfitted_model_raises(digits):
     X, _ = digits
     with pytest.raises(NotFittedError):
         skl2onnx.to_onnx(NumpyMLPClassifier(), X[:1])
+
+
+@pytest.fixture(scope="module")
+def regression() -> tuple[np.ndarray, np.ndarray]:
+    X, Y = make_regression(200, 8, n_targets=3, noise=1.0, random_state=0)
+    return X.astype(np.float32), (Y / np.abs(Y).max()).astype(np.float32)
+
+
+def _assert_same_regression(prediction, expected):
+    # ONNX always returns a matrix, as skl2onnx does for MLPRegressor
+    expected = expected.reshape(len(expected), -1)
+    assert prediction.shape == expected.shape
+    assert_allclose(prediction, expected, rtol=0, atol=ATOL_FLOAT32)
+
+
+@needs_regressor
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("n_outputs", [1, 3])
+def test_regressor_matches(regression, activation, n_outputs):
+    # skl2onnx alone returns a single column of N * n_outputs values
+    X, Y = regression
+    y = Y[:, 0] if n_outputs == 1 else Y
+    reg = _fit(
+        skmlp.NumpyMLPRegressor(
+            hidden_layer_sizes=(16, 8),
+            activation=activation,
+            max_iter=20,
+            random_state=0,
+            dtype="float32",
+        ),
+        X,
+        y,
+    )
+    (prediction,) = _run(reg, X)
+    assert prediction.dtype == np.float32
+    _assert_same_regression(prediction, reg.predict(X))
+
+
+@needs_regressor
+def test_regressor_pipeline_float64_and_sparse(regression):
+    X, Y = regression
+    X64 = X.astype(np.float64) * 10
+    pipe = _fit(
+        make_pipeline(
+            StandardScaler(),
+            skmlp.NumpyMLPRegressor(
+                hidden_layer_sizes=(16,), max_iter=20, random_state=0
+            ),
+        ),
+        X64,
+        Y,
+    )
+    (prediction,) = _run(pipe, X64)
+    assert prediction.dtype == np.float64
+    _assert_same_regression(prediction, pipe.predict(X64))
+
+    reg = _fit(
+        skmlp.NumpyMLPRegressor(
+            hidden_layer_sizes=(16,), max_iter=20, random_state=0, dtype="float32"
+        ),
+        sp.csr_matrix(X),
+        Y,
+    )
+    (prediction,) = _run(reg, X)
+    _assert_same_regression(prediction, reg.predict(sp.csr_matrix(X)))
+
+
+@needs_regressor
+def test_regressor_refusals(regression):
+    X, Y = regression
+    with pytest.raises(NotFittedError):
+        skl2onnx.to_onnx(skmlp.NumpyMLPRegressor(), X[:1])
+    # skl2onnx's converter has no exp output layer
+    poisson = _fit(
+        skmlp.NumpyMLPRegressor(
+            hidden_layer_sizes=(8,), loss="poisson", max_iter=5, random_state=0
+        ),
+        X,
+        np.exp(Y[:, 0]),
+    )
+    with pytest.raises(ValueError, match="poisson"):
+        skl2onnx.to_onnx(poisson, X[:1])
+    reg = _fit(
+        skmlp.NumpyMLPRegressor(hidden_layer_sizes=(8,), max_iter=5, random_state=0),
+        X,
+        Y,
+    )
+    reg.activation = "elu"  # as if trained with it
+    with pytest.raises(ValueError, match="activation='elu' cannot be converted"):
+        skl2onnx.to_onnx(reg, X[:1])
 
 
 def test_register_is_idempotent(digits):
