@@ -4,11 +4,11 @@ What it shows
 -------------
 1. A ``Pipeline(StandardScaler, NumpyMLPClassifier)`` trained on scikit-learn's
    digits (or on MNIST, with ``--data-dir`` / ``SKMLP_DATA_DIR``).
-2. ``import skmlp.onnx`` registers skmlp's converter with skl2onnx, and
-   ``skl2onnx.to_onnx`` turns the whole pipeline into one ONNX graph: the
-   scaler's ``(x - mean) / scale``, then per layer ``MatMul``, ``Add`` and the
-   activation, then ``Softmax`` and the labels. It is saved to
-   ``--output-dir`` (``model.onnx``).
+2. ``import skmlp.onnx`` registers skl2onnx's own ``MLPClassifier`` converter
+   for skmlp's estimators, and ``skl2onnx.to_onnx`` turns the whole pipeline
+   into one ONNX graph: the scaler's ``(x - mean) / scale``, then per layer
+   ``MatMul``, ``Add`` and the activation, then ``Softmax`` and the labels.
+   It is saved to ``--output-dir`` (``model.onnx``).
 3. onnxruntime loads the file and predicts; the labels are the pipeline's and
    the probabilities agree to float32 rounding. Both the default output
    (probabilities as a list of ``{label: probability}`` dicts, skl2onnx's
@@ -39,7 +39,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-import skmlp.onnx  # noqa: F401  (registers the converter with skl2onnx)
+import skmlp.onnx  # noqa: F401  (registers the converters with skl2onnx)
 from skmlp import NumpyMLPClassifier
 from skmlp.datasets import DATA_DIR_ENV, load_mnist
 
