@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import importlib.util
 import math
 import os
 import tempfile
@@ -268,11 +269,7 @@ def _load_idx_folder(files: dict[str, Path]) -> dict[str, np.ndarray]:
 
 
 def _pandas_available() -> bool:
-    try:
-        import pandas  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return importlib.util.find_spec("pandas") is not None
 
 
 def _convert_openml(data, target) -> dict[str, np.ndarray]:
