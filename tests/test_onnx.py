@@ -314,6 +314,23 @@ def test_unfitted_model_raises(digits):
         skl2onnx.to_onnx(NumpyMLPClassifier(), X[:1])
 
 
+# TODO(lead): drop guard (dropout is being added in parallel)
+@pytest.mark.skipif(
+    "dropout" not in NumpyMLPClassifier().get_params(), reason="no dropout yet"
+)
+def test_dropout_needs_nothing_at_inference(digits):
+    X, y = digits
+    clf = _fit(
+        NumpyMLPClassifier((16,), dropout=0.3, max_iter=20, random_state=0),
+        X,
+        y,
+    )
+    labels, proba = _run(clf, X, {"zipmap": False})
+    _assert_same_predictions(
+        labels, proba, clf.predict(X), clf.predict_proba(X), ATOL_FLOAT32
+    )
+
+
 @pytest.fixture(scope="module")
 def regression() -> tuple[np.ndarray, np.ndarray]:
     X, Y = make_regression(200, 8, n_targets=3, noise=1.0, random_state=0)
