@@ -9,18 +9,22 @@ Notation, for a batch of ``n`` samples and a network with layer sizes
 * ``A_0 = X``                          input, shape (n, units[0])
 * ``Z_l = A_{l-1} @ W_l + b_l``        pre-activation of layer l, (n, units[l])
 * ``A_l = f(Z_l)``                     hidden activation (relu, tanh, ...)
-* ``P = g(Z_L)``                       output probabilities, g = softmax or logistic
+* ``A_l = f(Z_l) * M_l``               the same under dropout, M_l a random mask
+* ``P = g(Z_L)``                       output predictions, g = softmax,
+                                       logistic, identity or exp
 
 ``W_l`` has shape (units[l-1], units[l]) and ``b_l`` shape (units[l],).  In the
 code the lists are 0-based: ``coefs[i]`` is ``W_{i+1}``.
 
-The loss is the (sample-weighted) mean cross-entropy plus an L2 penalty, with
-the same scaling as scikit-learn's ``MLPClassifier``::
+The loss is the (sample-weighted) mean of a per-sample loss ``loss_i`` (the
+one that goes with ``g``: cross-entropy for softmax and logistic, squared
+error for identity, Poisson deviance for exp; see :data:`LOSSES`) plus an L2
+penalty, with the same scaling as scikit-learn's ``MLPClassifier`` and
+``MLPRegressor``::
 
-    loss = ( sum_i s_i * ce_i  +  alpha/2 * sum_l ||W_l||^2 ) / sum_i s_i
+    loss = ( sum_i s_i * loss_i  +  alpha/2 * sum_l ||W_l||^2 ) / sum_i s_i
 
-where ``s_i`` are the sample weights (all 1 by default) and ``ce_i`` the
-cross-entropy of sample i.
+where ``s_i`` are the sample weights (all 1 by default).
 
 All parameters live in one flat vector (coefficients first, then intercepts)
 and ``coefs``/``intercepts`` are views into it: an optimizer then updates every
@@ -34,9 +38,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.special import expit
+from scipy.special import xlogy
 
-from ._activations import ACTIVATIONS, DERIVATIVES
+from ._activations import Activation, exp, get_activation, logistic, softmax
 
 # ---------------------------------------------------------------------------
 # Parameters: one flat vector, seen as per-layer matrices
@@ -99,21 +103,37 @@ class Workspace:
     """Preallocated arrays for the forward and backward pass of one batch.
 
     ``activations[l]`` holds ``A_l`` (``activations[0]`` is the input batch and
-    ``activations[-1]`` the output probabilities), ``deltas[l]`` holds
+    ``activations[-1]`` the output predictions), ``deltas[l]`` holds
     ``dLoss/dZ_{l+1}``, and ``grad`` is the flat gradient vector laid out like
     the parameters, with ``grad_coefs``/``grad_intercepts`` as views into it.
     Batches smaller than ``batch_size`` use the first rows of each buffer.
+
+    Two optional lists have one buffer per hidden layer (``[l - 1]`` for
+    layer ``l``), or are None:
+
+    * ``derivative_inputs``: what each layer's ``f'`` reads when that is not
+      ``activations[l]``: ``Z_l`` for an activation that needs its input
+      (GELU, a custom pair), else the un-masked ``f(Z_l)`` under dropout,
+      since ``activations[l]`` then holds the masked one. Allocated when
+      ``activation`` needs its input or ``dropout`` is True, and otherwise by
+      the first :func:`loss_and_gradient` call that needs it.
+    * ``dropout_masks``: room for :func:`draw_dropout_masks`, allocated when
+      ``dropout`` is True (or by its first call).
     """
 
     units: list[int]
     batch_size: int
     dtype: np.dtype
+    activation: str | tuple | Activation | None = field(default=None, kw_only=True)
+    dropout: bool = field(default=False, kw_only=True)
     activations: list[np.ndarray] = field(init=False)
     deltas: list[np.ndarray] = field(init=False)
     grad: np.ndarray = field(init=False)
     grad_coefs: list[np.ndarray] = field(init=False)
     grad_intercepts: list[np.ndarray] = field(init=False)
     scratch: np.ndarray = field(init=False)
+    derivative_inputs: list[np.ndarray] | None = field(init=False, default=None)
+    dropout_masks: list[np.ndarray] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         n = self.batch_size
@@ -124,6 +144,88 @@ class Workspace:
         self.grad_coefs, self.grad_intercepts = split_parameters(self.grad, self.units)
         # room for alpha * W (the L2 gradient) without a new array per batch
         self.scratch = np.empty(n_coef, dtype=self.dtype)
+        needs_input = (
+            self.activation is not None and get_activation(self.activation).needs_input
+        )
+        if needs_input or self.dropout:
+            self.derivative_inputs = self._hidden_buffers()
+        if self.dropout:
+            self.dropout_masks = self._hidden_buffers()
+
+    def _hidden_buffers(self) -> list[np.ndarray]:
+        """One (batch_size, units[l]) array per hidden layer l."""
+        n = self.batch_size
+        return [np.empty((n, u), dtype=self.dtype) for u in self.units[1:-1]]
+
+
+# ---------------------------------------------------------------------------
+# Dropout masks
+# ---------------------------------------------------------------------------
+
+
+def draw_dropout_masks(
+    rng: np.random.RandomState,
+    n: int,
+    rates: list[float],
+    out: Workspace | list[int],
+    dtype: np.dtype | type | None = None,
+) -> list[np.ndarray | None]:
+    """Draw inverted-dropout masks for a batch of ``n`` samples.
+
+    A hidden unit is dropped with probability ``p`` (its layer's rate),
+    independently for every sample and unit, and the mask holds 0 where it is
+    dropped and ``1 / (1 - p)`` where it is kept. The forward pass multiplies
+    ``f(Z_l)`` by the mask, so a unit's expected output is unchanged and
+    nothing needs rescaling at predict time, when no mask is applied.
+
+    Parameters
+    ----------
+    rng : numpy.random.RandomState
+        The caller's random state: the same state gives the same masks.
+    n : int
+        Number of samples in the batch.
+    rates : sequence of float in [0, 1)
+        One dropout rate per hidden layer.
+    out : Workspace or list of int
+        A Workspace whose ``dropout_masks`` buffers receive the masks
+        (allocated if missing), or the hidden layer sizes, for new arrays.
+    dtype : dtype, optional
+        Of new arrays (float64 by default); a Workspace has its own.
+
+    Returns
+    -------
+    masks : list of (ndarray of shape (n, units[l])) or None
+        One per hidden layer; None where the rate is 0, so that the pass
+        is then exactly the one without dropout.
+
+    Notes
+    -----
+    The draw is a 16-bit integer per unit, compared with ``round(p * 2**16)``:
+    four times faster than a float64 uniform draw. The probability of keeping
+    a unit is then ``1 - p`` to within 2**-17.
+    """
+    if isinstance(out, Workspace):
+        if out.dropout_masks is None:
+            out.dropout_masks = out._hidden_buffers()
+        buffers = [M[:n] for M in out.dropout_masks]
+    else:
+        dtype = np.float64 if dtype is None else dtype
+        buffers = [np.empty((n, width), dtype=dtype) for width in out]
+    if len(rates) != len(buffers):
+        raise ValueError(
+            f"dropout needs one rate per hidden layer ({len(buffers)}); got "
+            f"{len(rates)} rates."
+        )
+    masks: list[np.ndarray | None] = []
+    for p, M in zip(rates, buffers):
+        if p == 0:
+            masks.append(None)
+            continue
+        draw = rng.randint(0, 2**16, size=M.shape, dtype=np.uint16)  # (n, units[l])
+        keep = draw >= round(p * 2**16)  # True with probability 1 - p
+        np.multiply(keep, 1 / (1 - p), out=M, dtype=M.dtype)
+        masks.append(M)
+    return masks
 
 
 # ---------------------------------------------------------------------------
@@ -144,8 +246,11 @@ def forward(
     X: np.ndarray,
     coefs: list[np.ndarray],
     intercepts: list[np.ndarray],
-    activation: str,
+    activation: str | tuple | Activation,
     activations: list[np.ndarray],
+    *,
+    derivative_inputs: list[np.ndarray] | None = None,
+    dropout_masks: list[np.ndarray | None] | None = None,
 ) -> np.ndarray:
     """Run the network up to the output *logits* ``Z_L``.
 
@@ -153,38 +258,57 @@ def forward(
     must have ``X.shape[0]`` rows) and returns ``activations[-1]``.  The output
     activation is left to the caller: the loss is computed more accurately
     from the logits than from the probabilities.
+
+    ``activation`` is a name, a ``(function, derivative)`` pair or an
+    :class:`~skmlp._activations.Activation`. For training only:
+    ``dropout_masks`` (one per hidden layer, None for no dropout there, see
+    :func:`draw_dropout_masks`) multiply each ``f(Z_l)``, and
+    ``derivative_inputs`` (one buffer per hidden layer) receive what the
+    backward pass's ``f'`` will read: ``Z_l`` if the activation needs its
+    input, else the un-masked ``f(Z_l)``.
     """
-    f = ACTIVATIONS[activation]
+    act = get_activation(activation)
     A = X  # (n, units[0])
     last = len(coefs) - 1
     for i, (W, b) in enumerate(zip(coefs, intercepts)):
         Z = activations[i + 1]  # (n, units[i+1])
         _affine(A, W, b, out=Z)  # Z = A W + b
         if i < last:
-            f(Z)  # A = f(Z), in place
+            kept = None if derivative_inputs is None else derivative_inputs[i]
+            if kept is not None and act.needs_input:
+                np.copyto(kept, Z)  # f' reads Z_{i+1}
+            act.forward(Z)  # A = f(Z), in place
+            if kept is not None and not act.needs_input:
+                np.copyto(kept, Z)  # f' reads f(Z_{i+1}) before the mask
+            M = None if dropout_masks is None else dropout_masks[i]
+            if M is not None:
+                Z *= M  # drop units; scale the kept ones by 1 / (1 - p)
         A = Z
     return A  # (n, n_outputs): logits
 
 
 # ---------------------------------------------------------------------------
-# Loss: cross-entropy computed from the logits
+# Losses, each computed from the logits of its output activation
 # ---------------------------------------------------------------------------
+# Each function takes the logits Z (n, K) and the targets T (n, K), overwrites
+# Z with the predictions P = g(Z) and returns the per-sample loss, shape (n,).
+# Each pairs an output activation g with the loss whose derivative with
+# respect to Z is simply P - T (see loss_and_gradient).
 
 
 def softmax_cross_entropy(Z: np.ndarray, T: np.ndarray) -> np.ndarray:
     """Per-sample cross-entropy of softmax(Z) against one-hot targets T.
 
     ``ce_i = -sum_k t_ik log p_ik = log(sum_k exp z_ik) - sum_k t_ik z_ik``.
-    Working with the logits avoids log(0) entirely, and shifting each row by
-    its maximum keeps exp from overflowing. Z is overwritten with the
-    probabilities P = softmax(Z); returns ce, shape (n,).
+    Working with the logits avoids log(0) entirely. Shifting each row by its
+    maximum first changes neither term's difference (the t's sum to 1) and
+    keeps ``sum_k t_ik z_ik`` small, so the difference loses no digits.
+    Z is overwritten with the probabilities P = softmax(Z); returns ce, shape (n,).
     """
     Z -= Z.max(axis=1, keepdims=True)  # now every z <= 0
     tz = np.einsum("ij,ij->i", T, Z)  # (n,)  sum_k t_ik z_ik
-    np.exp(Z, out=Z)
-    sum_exp = Z.sum(axis=1)  # (n,)  >= 1: the max term is exp(0)
-    Z /= sum_exp[:, None]  # Z is now P
-    return np.log(sum_exp) - tz
+    log_sum_exp = softmax(Z)  # (n,); Z is now P
+    return log_sum_exp - tz
 
 
 def sigmoid_cross_entropy(Z: np.ndarray, T: np.ndarray) -> np.ndarray:
@@ -196,11 +320,45 @@ def sigmoid_cross_entropy(Z: np.ndarray, T: np.ndarray) -> np.ndarray:
     Z is overwritten with P = sigmoid(Z); returns ce, shape (n,).
     """
     ce = (np.logaddexp(0, Z) - T * Z).sum(axis=1)
-    expit(Z, out=Z)
+    logistic(Z)
     return ce
 
 
-CROSS_ENTROPY = {"softmax": softmax_cross_entropy, "logistic": sigmoid_cross_entropy}
+def squared_error(Z: np.ndarray, T: np.ndarray) -> np.ndarray:
+    """Per-sample half squared error of the identity output: 0.5 sum_k (z_k - t_k)^2.
+
+    Summed over the outputs, so that its derivative is ``z - t`` for every
+    output. (scikit-learn's ``MLPRegressor`` uses that derivative but reports
+    the loss averaged over the outputs: for ``n_outputs > 1`` this loss is
+    ``n_outputs`` times its ``loss_``.) Z is already P; returns shape (n,).
+    """
+    diff = Z - T  # (n, K)
+    return 0.5 * np.einsum("ij,ij->i", diff, diff)
+
+
+def poisson_deviance(Z: np.ndarray, T: np.ndarray) -> np.ndarray:
+    """Per-sample half Poisson deviance of p = exp(z) against targets t >= 0.
+
+    ``sum_k t log(t / p) - t + p = sum_k t log t - t z - t + e^z`` (with
+    0 log 0 = 0), scikit-learn's ``MLPRegressor(loss="poisson")`` loss for one
+    sample; it is 0 when p = t. Written with ``z = log p``, so a p that
+    underflows to 0 never meets a log. Z is overwritten with P = exp(Z);
+    returns shape (n,).
+    """
+    tz = np.einsum("ij,ij->i", T, Z)  # (n,)  sum_k t_k z_k
+    exp(Z)  # Z is now P
+    return (xlogy(T, T) - T + Z).sum(axis=1) - tz
+
+
+LOSSES = {
+    "softmax": softmax_cross_entropy,
+    "logistic": sigmoid_cross_entropy,
+    "identity": squared_error,
+    "exp": poisson_deviance,
+}
+"""Output activation -> its loss, each with output delta P - T."""
+
+CROSS_ENTROPY = LOSSES  # the name the classifier knew it by
 
 
 # ---------------------------------------------------------------------------
@@ -214,10 +372,12 @@ def loss_and_gradient(
     X: np.ndarray,
     T: np.ndarray,
     sample_weight: np.ndarray | None,
-    activation: str,
+    activation: str | tuple | Activation,
     out_activation: str,
     alpha: float,
     ws: Workspace,
+    *,
+    dropout_masks: list[np.ndarray | None] | None = None,
 ) -> float:
     """Loss of the network on one batch, and its gradient in ``ws.grad``.
 
@@ -230,16 +390,22 @@ def loss_and_gradient(
     X : ndarray or sparse matrix of shape (n, units[0])
         The batch.
     T : ndarray of shape (n, units[-1])
-        Targets: one-hot rows (softmax) or 0/1 indicators (logistic).
+        Targets: one-hot rows (softmax), 0/1 indicators (logistic), real
+        values (identity) or counts >= 0 (exp).
     sample_weight : ndarray of shape (n,) or None
         Weight of each sample; None means all ones.
-    activation, out_activation : str
-        Hidden activation name, and "softmax" or "logistic".
+    activation : str, pair of callables or Activation
+        The hidden activation (see :func:`skmlp._activations.get_activation`).
+    out_activation : {"softmax", "logistic", "identity", "exp"}
+        The output activation, which picks the loss in :data:`LOSSES`.
     alpha : float
         L2 penalty strength.
     ws : Workspace
         Buffers with at least n rows; on return ``ws.activations[-1][:n]``
-        holds the output probabilities and ``ws.grad`` the gradient.
+        holds the output predictions and ``ws.grad`` the gradient.
+    dropout_masks : list of (ndarray or None), optional
+        One per hidden layer, from :func:`draw_dropout_masks`; None (the
+        default) or all-None entries train without dropout.
 
     Returns
     -------
@@ -247,39 +413,52 @@ def loss_and_gradient(
     """
     n = X.shape[0]
     coefs, intercepts = split_parameters(params, units)
+    act = get_activation(activation)
     A = [X] + [a[:n] for a in ws.activations[1:]]  # A_0 .. A_{L-1}, then Z_L
     D = [d[:n] for d in ws.deltas]  # D[i] = dLoss/dZ_{i+1}
     L = len(coefs)
+    masks = [None] * (L - 1)  # masks[i-1] = M_i, hidden layer i
+    if dropout_masks is not None:
+        masks = [None if M is None else M[:n] for M in dropout_masks]
+    # f' reads A_i itself, unless it needs Z_i or A_i is masked: then it reads
+    # kept[i-1], filled by the forward pass
+    kept = None
+    if act.needs_input or any(M is not None for M in masks):
+        if ws.derivative_inputs is None:
+            ws.derivative_inputs = ws._hidden_buffers()
+        kept = [k[:n] for k in ws.derivative_inputs]
 
     # ---- forward ---------------------------------------------------------
-    Z_out = forward(X, coefs, intercepts, activation, A)  # (n, K) logits
-    ce = CROSS_ENTROPY[out_activation](Z_out, T)  # (n,); Z_out is now P
+    Z_out = forward(
+        X, coefs, intercepts, act, A, derivative_inputs=kept, dropout_masks=masks
+    )  # (n, K) logits
+    per_sample = LOSSES[out_activation](Z_out, T)  # (n,); Z_out is now P
     P = Z_out
 
     # ---- loss ------------------------------------------------------------
     if sample_weight is None:
         weight_sum = float(n)
-        data_loss = float(ce.sum())
+        data_loss = float(per_sample.sum())
     else:
         weight_sum = float(sample_weight.sum())
-        data_loss = float(ce @ sample_weight)
+        data_loss = float(per_sample @ sample_weight)
     n_coef = sum(W.size for W in coefs)
     W_all = params[:n_coef]  # every weight matrix, flattened end to end
     l2 = 0.5 * alpha * float(W_all @ W_all)
     loss = (data_loss + l2) / weight_sum
 
     # ---- backward --------------------------------------------------------
-    # Output layer. For softmax + cross-entropy, and for sigmoid + binary
-    # cross-entropy alike, dce_i/dz_ik = p_ik - t_ik: the derivative of the
-    # output activation and of the log cancel. Each sample counts with weight
-    # s_i / sum(s), hence (P - T) * s / sum(s), or (P - T) / n without weights.
+    # Output layer. For each pair in LOSSES (softmax + cross-entropy, sigmoid
+    # + binary cross-entropy, identity + squared error, exp + Poisson
+    # deviance) dloss_i/dz_ik = p_ik - t_ik: the derivative of the output
+    # activation and of the loss cancel (canonical links). Each sample counts
+    # with weight s_i / sum(s), hence (P - T) * s / sum(s), or (P - T) / n.
     delta = D[L - 1]  # (n, K)
     np.subtract(P, T, out=delta)
     if sample_weight is not None:
         delta *= sample_weight[:, None]
     delta /= weight_sum
 
-    backward_derivative = DERIVATIVES[activation]
     for i in range(L - 1, -1, -1):
         # Z_{i+1} = A_i W + b, so
         #   dLoss/dW = A_i^T delta   (units[i], n) @ (n, units[i+1])
@@ -293,7 +472,11 @@ def loss_and_gradient(
         if i > 0:
             prev = D[i - 1]  # (n, units[i])
             np.matmul(delta, coefs[i].T, out=prev)  # dLoss/dA_i
-            backward_derivative(A[i], prev)  # times f'(Z_i): dLoss/dZ_i
+            M = masks[i - 1]
+            if M is not None:
+                prev *= M  # A_i = f(Z_i) * M_i: dLoss/df(Z_i) = dLoss/dA_i * M_i
+            f_input = A[i] if kept is None else kept[i - 1]  # A_i, or Z_i
+            act.derivative(f_input, prev)  # times f'(Z_i): dLoss/dZ_i
             delta = prev
 
     # L2 penalty: d/dW (alpha/2 ||W||^2) / sum(s) = alpha W / sum(s), weights
