@@ -19,11 +19,12 @@ tanh        tanh(z)                         1 - a**2
 relu        max(z, 0)                       1 if a > 0 else 0
 leaky_relu  max(z, 0.01 z)                  1 if a > 0 else 0.01
 elu         z if z > 0 else exp(z) - 1      1 if a > 0 else a + 1
-gelu        z Phi(z) = z (1 + erf(z/√2))/2  Phi(z) + z phi(z)   (from z)
+gelu        z Phi(z)                        Phi(z) + z phi(z)   (from z)
 softplus    log(1 + exp(z))                 1 - exp(-a)
 =========== =============================== =================================
 
-(``a = f(z)``; ``Phi`` and ``phi`` are the standard normal distribution
+(``a = f(z)``; ``Phi(z) = (1 + erf(z / sqrt 2)) / 2`` and
+``phi(z) = exp(-z**2 / 2) / sqrt(2 pi)`` are the standard normal distribution
 function and density.) Each ``*_derivative(A, delta)`` multiplies ``delta``
 (the gradient of the loss with respect to ``A``) by ``f'(Z)``, turning it into
 the gradient with respect to ``Z``: the chain rule, one layer at a time.
