@@ -9,6 +9,8 @@ same, without callbacks.
 
 from __future__ import annotations
 
+import copy
+
 try:
     from sklearn.callback import CallbackSupportMixin
 except ImportError:  # scikit-learn < 1.9
@@ -43,13 +45,22 @@ class EpochTasks:
         self._call(self.root, "call_on_fit_task_begin")
 
     def _fitted_state(self) -> dict:
-        # called by the callback machinery only if a callback wants the model
+        # Called by the callback machinery only if a callback wants the model:
+        # it makes a shallow copy of the estimator and sets these attributes,
+        # so everything that training goes on changing is copied here (the
+        # weights, the records, the optimizer's state), and the copy gets
+        # parameters of its own (linked again on its first use).
         est = self.estimator
-        return {
-            "coefs_": [W.copy() for W in est.coefs_],
-            "intercepts_": [b.copy() for b in est.intercepts_],
-            "n_iter_": est.n_iter_,
+        state = {
+            key: copy.deepcopy(value)
+            for key, value in vars(est).items()
+            if key.endswith("_") and not key.startswith("__")
+            or key in ("_optimizer", "_rng", "_no_improvement_count")
         }
+        for key in CALLBACK_ATTRIBUTES:
+            state.pop(key, None)
+        state["_params"] = None
+        return state
 
     def _call(self, context, hook: str) -> bool:
         if context is None:

@@ -1,9 +1,12 @@
-"""Ctrl-C during training: finish the current batch, then stop cleanly.
+"""Ctrl-C during training: finish the current batch, then stop everything.
 
 A KeyboardInterrupt raised in the middle of an in-place parameter update would
-leave some parameters updated and others not. While training runs, the first
-SIGINT therefore only sets a flag that the training loop checks after each
-batch; a second SIGINT is not swallowed and interrupts at once.
+leave some parameters updated and others not. While training runs, SIGINT
+therefore only sets a flag that the training loop checks after each batch
+(one batch takes milliseconds); the loop then records what it has, and raises
+KeyboardInterrupt itself, so that the interrupt reaches the caller: a
+``GridSearchCV`` or ``cross_val_score`` stops as a whole, and the model keeps
+what it learned up to the last whole batch.
 """
 
 from __future__ import annotations
@@ -19,14 +22,15 @@ class InterruptFlag:
 
     def __init__(self) -> None:
         self.raised = False
-        # False where no handler could be installed: a KeyboardInterrupt may
-        # then arrive mid-batch, and the caller has to catch it itself
+        # False where no handler could be installed (not the main thread, or
+        # someone else handles SIGINT): a KeyboardInterrupt may then arrive
+        # mid-batch, and the training loop has to catch it itself
         self.deferred = False
 
 
 @contextmanager
 def deferred_keyboard_interrupt() -> Iterator[InterruptFlag]:
-    """Turn the first SIGINT into a flag for the duration of the block.
+    """Turn SIGINT into a flag for the duration of the block.
 
     Signal handlers can only be installed from the main thread; elsewhere
     (a joblib worker thread, say) the block runs unchanged and a Ctrl-C
@@ -48,9 +52,9 @@ def deferred_keyboard_interrupt() -> Iterator[InterruptFlag]:
         return
 
     def handler(signum, frame):
+        # A second Ctrl-C before the batch ends changes nothing: the loop
+        # raises KeyboardInterrupt within milliseconds anyway.
         flag.raised = True
-        # the next Ctrl-C raises KeyboardInterrupt right away
-        signal.signal(signal.SIGINT, previous)
 
     signal.signal(signal.SIGINT, handler)
     flag.deferred = True

@@ -16,8 +16,10 @@ from __future__ import annotations
 import copy
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.utils import Bunch, check_random_state
+from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from . import _network
 
@@ -48,8 +50,10 @@ def check_gradients(
 
     Parameters
     ----------
-    estimator : NumpyMLPClassifier
-        Fitted or not.
+    estimator : NumpyMLPClassifier or NumpyMLPRegressor
+        Fitted or not. With ``dropout``, one set of masks is drawn (from
+        ``random_state``) and kept for every evaluation: the gradient checked
+        is that of the network those masks select, as in one training batch.
     X : {array-like, sparse matrix} of shape (n_samples, n_features)
         Data the loss is computed on (keep it small: every checked parameter
         costs two forward passes over it).
@@ -102,19 +106,38 @@ def check_gradients(
         est.coefs_ = [np.asarray(W, dtype=np.float64) for W in est.coefs_]
         est.intercepts_ = [np.asarray(b, dtype=np.float64) for b in est.intercepts_]
         est._link_parameters()
-        est.dtype = "float64"
-        est.warm_start = True  # keep the current weights
+        X, y = validate_data(
+            est,
+            X,
+            y,
+            accept_sparse=["csr", "csc"],
+            multi_output=True,
+            dtype=np.float64,
+            y_numeric=est._y_numeric,
+            reset=False,
+        )
+        if sp.issparse(X):
+            X = X.tocsr()
+        # checked like a partial_fit call: y may hold a subset of the classes
+        y, T, targets = est._encode_targets(y, True, False, None, np.float64)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        sample_weight = est._weight_samples(y, sample_weight, np.float64, targets)
+        est._dropout = est._check_dropout(len(est.coefs_) - 1)
     else:
-        est = clone(estimator).set_params(dtype="float64")
-    classes = None
-    if not fitted and np.ndim(y) == 1:
-        classes = np.unique(y)
-    X, _, T, sample_weight = est._prepare(
-        X, y, sample_weight, incremental=not fitted, classes=classes
-    )
+        est = clone(estimator).set_params(dtype="float64", early_stopping=False)
+        data, _ = est._prepare(X, y, sample_weight, False, None, None)
+        X, T, sample_weight = data.X, data.T, data.sample_weight
 
     params, units = est._params, est._units()
-    ws = _network.Workspace(units, X.shape[0], np.float64)
+    ws = est._workspace(X.shape[0])
+    activation = est._activation_function()
+    # With dropout the loss is random; the check is of its gradient for one
+    # fixed draw of the masks (the network training sees for one batch).
+    masks = None
+    if est._dropout is not None:
+        mask_rng = check_random_state(random_state)
+        masks = _network.draw_dropout_masks(mask_rng, X.shape[0], est._dropout, ws)
 
     def loss(theta: np.ndarray) -> float:
         return _network.loss_and_gradient(
@@ -123,10 +146,11 @@ def check_gradients(
             X,
             T,
             sample_weight,
-            est.activation,
+            activation,
             est.out_activation_,
             est.alpha,
             ws,
+            dropout_masks=masks,
         )
 
     loss_at_params = loss(params)

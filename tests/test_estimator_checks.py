@@ -1,10 +1,23 @@
-"""scikit-learn's own estimator checks, on several configurations."""
+"""scikit-learn's own estimator checks, on several configurations of each."""
 
+import numpy as np
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skmlp import NumpyMLPClassifier
+from skmlp import NumpyMLPClassifier, NumpyMLPRegressor
 
-CONFIGURATIONS = [
+
+def scaled_tanh(Z):
+    """A custom activation, module-level so that it pickles."""
+    return 1.7159 * np.tanh(2 / 3 * Z)
+
+
+def scaled_tanh_derivative(Z):
+    return 1.7159 * 2 / 3 * (1 - np.tanh(2 / 3 * Z) ** 2)
+
+
+CUSTOM = (scaled_tanh, scaled_tanh_derivative)
+
+CLASSIFIERS = [
     NumpyMLPClassifier(),
     NumpyMLPClassifier(activation="logistic", solver="sgd", random_state=0),
     NumpyMLPClassifier(activation="tanh", hidden_layer_sizes=(20, 10), random_state=0),
@@ -12,6 +25,26 @@ CONFIGURATIONS = [
     NumpyMLPClassifier(solver="lbfgs", activation="identity", random_state=0),
     NumpyMLPClassifier(early_stopping=True, random_state=0),
     NumpyMLPClassifier(dtype="float64", solver="sgd", learning_rate="adaptive"),
+    NumpyMLPClassifier(class_weight="balanced", random_state=0),
+    NumpyMLPClassifier(dropout=0.2, random_state=0),
+    NumpyMLPClassifier(
+        early_stopping=True, scoring="balanced_accuracy", random_state=0
+    ),
+    NumpyMLPClassifier(activation="leaky_relu", random_state=0),
+    NumpyMLPClassifier(activation="elu", solver="lbfgs", random_state=0),
+    NumpyMLPClassifier(activation="gelu", random_state=0),
+    NumpyMLPClassifier(activation="softplus", random_state=0),
+    NumpyMLPClassifier(activation=CUSTOM, random_state=0),
+]
+
+REGRESSORS = [
+    NumpyMLPRegressor(),
+    NumpyMLPRegressor(solver="lbfgs", random_state=0),
+    NumpyMLPRegressor(solver="sgd", activation="tanh", random_state=0),
+    NumpyMLPRegressor(early_stopping=True, random_state=0),
+    NumpyMLPRegressor(loss="poisson", random_state=0),
+    NumpyMLPRegressor(dropout=[0.1, 0.2], hidden_layer_sizes=(20, 10), random_state=0),
+    NumpyMLPRegressor(activation="gelu", scoring="loss", early_stopping=True),
 ]
 
 # Early stopping holds out a random validation split; a sample with weight 2
@@ -25,14 +58,34 @@ EARLY_STOPPING_XFAIL = {
         "the validation split differs between weighted and repeated samples"
     ),
 }
+# check_class_weight_classifiers weighs class 0 by 1000 and the others by
+# 1e-4 on noisy unscaled blobs, then asks that 87% of the test points be
+# predicted as class 0.
+CLASS_WEIGHT_XFAIL = {
+    "early_stopping": (
+        "the (class-)weighted validation accuracy is perfect after a few "
+        "epochs, so early stopping ends training before the regions of the "
+        "classes of weight 1e-4 have shrunk (70% of the test points are 0)"
+    ),
+    "tanh": (
+        "a (20, 10) tanh network on unscaled blobs (std 20) keeps regions for "
+        "the classes of weight 1e-4 where no class-0 point lies (76%)"
+    ),
+}
 
 
 def expected_failed_checks(estimator):
+    failures = {}
     if estimator.early_stopping:
-        return EARLY_STOPPING_XFAIL
-    return {}
+        failures.update(EARLY_STOPPING_XFAIL)
+        failures["check_class_weight_classifiers"] = CLASS_WEIGHT_XFAIL["early_stopping"]
+    if estimator.activation == "tanh" and isinstance(estimator, NumpyMLPClassifier):
+        failures["check_class_weight_classifiers"] = CLASS_WEIGHT_XFAIL["tanh"]
+    return failures
 
 
-@parametrize_with_checks(CONFIGURATIONS, expected_failed_checks=expected_failed_checks)
+@parametrize_with_checks(
+    CLASSIFIERS + REGRESSORS, expected_failed_checks=expected_failed_checks
+)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)

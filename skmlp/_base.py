@@ -1,0 +1,645 @@
+"""What both estimators share: parameters, validation, fit plumbing, prediction.
+
+:class:`BaseMLP` turns the math (:mod:`skmlp._network`) and the training loops
+(:mod:`skmlp._training`) into a scikit-learn estimator. A subclass says what
+its targets are and how its outputs are read: ``_encode_targets``,
+``_out_activation``, ``_batch_score``, ``_default_validation_score`` and its
+prediction methods.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.metrics import check_scoring
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    Options,
+    StrOptions,
+)
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    check_random_state,
+    validate_data,
+)
+
+from . import _network, _parameters
+from ._activations import (
+    ACTIVATION_NAMES,
+    OUTPUT_ACTIVATIONS,
+    check_activation,
+    get_activation,
+)
+from ._callbacks import CALLBACK_ATTRIBUTES, CallbackSupportMixin, EpochTasks
+from ._data import as_training_dtype, row_chunks, training_dtype, validation_split
+from ._optimizers import SGD, Adam
+from ._training import TrainingData, fit_lbfgs, fit_stochastic
+from ._version import __version__
+from ._warnings import InconsistentVersionWarning, warn
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped training; the model keeps what it had learned."""
+
+
+def _has_stochastic_solver(estimator) -> bool:
+    if estimator.solver == "lbfgs":
+        raise AttributeError(
+            "partial_fit is only available for stochastic optimizers. "
+            "lbfgs is not stochastic."
+        )
+    return True
+
+
+def _has_hidden_layer(estimator) -> bool:
+    """transform() exists for networks with at least one hidden layer."""
+    sizes = estimator.hidden_layer_sizes
+    if hasattr(sizes, "__len__") and len(sizes) == 0:
+        raise AttributeError(
+            "transform is only available for networks with at least one hidden "
+            "layer: hidden_layer_sizes=() has none."
+        )
+    return True
+
+
+class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
+    """Base of NumpyMLPClassifier and NumpyMLPRegressor (not for direct use)."""
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "activation": [StrOptions(set(ACTIVATION_NAMES)), tuple],
+        "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive", "cosine"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_iter_no_change": [
+            Interval(Integral, 1, None, closed="left"),
+            Options(Real, {np.inf}),
+        ],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left"), "array-like"],
+        "scoring": [None, StrOptions({"loss"}), str, callable, HasMethods("__call__")],
+        "dtype": [
+            StrOptions({"auto", "float32", "float64"}),
+            Options(type, {np.float32, np.float64}),
+        ],
+    }
+
+    def _shared_init(self, kwargs: dict) -> None:
+        for name, value in kwargs.items():
+            if name not in ("self", "__class__"):
+                setattr(self, name, value)
+
+    # ------------------------------------------------------------------
+    # fit, partial_fit
+    # ------------------------------------------------------------------
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None,
+            sample_weight_val=None):  # fmt: skip
+        """Fit the model to X and y.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample in the loss.
+        X_val, y_val : array-like, default=None
+            An explicit validation set (not in scikit-learn's MLP). With
+            ``early_stopping=True`` it is what early stopping watches, and
+            the model trains on all of X (no split); without early stopping
+            its loss and score are still recorded in ``history_`` each epoch.
+        sample_weight_val : array-like of shape (n_val_samples,), default=None
+            Weights of the validation samples.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        validation = (X_val, y_val, sample_weight_val)
+        return self._fit(X, y, sample_weight, incremental=False, validation=validation)
+
+    def _fit(self, X, y, sample_weight, incremental, classes=None, validation=None):
+        # A call that fails leaves the model as it was: weights, optimizer
+        # state and attributes (a first call: not fitted at all). Ctrl-C is
+        # the exception: training stops after a whole batch and the model
+        # keeps what it learned, and the interrupt goes on to the caller.
+        snapshot = self._snapshot()
+        try:
+            data, first_pass = self._prepare(
+                X, y, sample_weight, incremental, classes, validation
+            )
+            lbfgs = self.solver == "lbfgs"
+            # subtasks: epochs, or lbfgs iterations plus one scipy never runs
+            n_tasks = self.max_iter + 1 if lbfgs else 1 if incremental else self.max_iter
+            tasks = EpochTasks(self, data.X, data.y, data.sample_weight, n_tasks)
+            try:
+                with self._blas_threads(data.X.shape[0]):
+                    if lbfgs:
+                        fit_lbfgs(self, data, tasks)
+                    else:
+                        fit_stochastic(self, data, incremental, tasks)
+            finally:
+                tasks.close()
+        except KeyboardInterrupt as interrupt:
+            if not hasattr(self, "coefs_") or not hasattr(self, "n_iter_"):
+                self._restore(snapshot)  # interrupted before training began
+                raise
+            raise TrainingInterrupted(*interrupt.args) from None
+        except BaseException:
+            self._restore(snapshot)
+            raise
+        return self
+
+    def _blas_threads(self, n_rows: int):
+        """Hold BLAS to one thread where the matrices are too small to share."""
+        try:
+            from ._threads import blas_threads_for
+        except ImportError:  # pragma: no cover - until the module lands
+            import contextlib
+
+            return contextlib.nullcontext()
+        return blas_threads_for(self._units(), min(n_rows, self._batch_rows(n_rows)))
+
+    def _batch_rows(self, n_rows: int) -> int:
+        if self.solver == "lbfgs" or self.batch_size == "auto":
+            return n_rows if self.solver == "lbfgs" else min(200, n_rows)
+        return min(self.batch_size, n_rows)
+
+    def _prepare(self, X, y, sample_weight, incremental, classes, validation):
+        """Validate everything, then set up the network (new or current).
+
+        Nothing of the model is changed until every argument has been
+        checked, so a bad call leaves the model as it was.
+        """
+        hidden = self._hidden_layer_sizes()
+        self._check_activation()
+        rates = self._check_dropout(len(hidden))
+        fitted = hasattr(self, "coefs_")
+        first_pass = not fitted or (not self.warm_start and not incremental)
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=["csr", "csc"],
+            multi_output=True,
+            dtype="numeric",
+            y_numeric=self._y_numeric,
+            reset=first_pass,
+        )
+        if incremental:
+            self._check_partial_fit_classes(y, classes)
+        if first_pass:
+            dtype = training_dtype(self.dtype, X.dtype)
+        else:
+            dtype = self._fitted_dtype()
+        X = as_training_dtype(X, dtype)  # the one copy of X that fit makes
+        if sp.issparse(X):
+            X = X.tocsr()  # batches are rows
+        y, T, targets = self._encode_targets(
+            y, incremental, first_pass, classes, dtype
+        )
+        if sample_weight is not None:
+            # rejects a wrong length, negative values and all zeros
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=dtype, ensure_non_negative=True
+            )
+        sample_weight = self._weight_samples(y, sample_weight, dtype, targets)
+        val = self._prepare_validation(validation, targets, dtype)
+        units = [X.shape[1], *hidden, T.shape[1]]
+        if not first_pass and self._units() != units:
+            raise ValueError(
+                f"The network's layer sizes {self._units()} do not match "
+                f"{units}, required by hidden_layer_sizes={self.hidden_layer_sizes}"
+                " and the data; refit from scratch (warm_start=False)."
+            )
+        # --- from here on the model changes ---
+        targets.commit()
+        if first_pass:
+            self._initialize(units, dtype)
+        elif not self._parameters_linked():
+            self._link_parameters()  # the user replaced a coefs_ entry
+        self._dropout = rates
+        data = TrainingData(X, y, T, sample_weight)
+        if val is not None:
+            data.validation = val
+        elif self.early_stopping and not incremental and self.solver != "lbfgs":
+            data = self._split_validation(data)
+        return data, first_pass
+
+    def _split_validation(self, data: TrainingData) -> TrainingData:
+        """Hold out ``validation_fraction`` of the rows for early stopping."""
+        n = data.X.shape[0]
+        train_idx, val_idx = validation_split(
+            data.y, n, self.validation_fraction, self._split_seed, self._stratify
+        )
+        sw = data.sample_weight
+        if val_idx is not None and sw is not None and not sw[val_idx].any():
+            val_idx = None  # every held-out row has weight 0: nothing to score
+        if val_idx is None:
+            warn(
+                f"early_stopping: {n} samples with validation_fraction="
+                f"{self.validation_fraction} leave no usable validation set "
+                "(too few samples, or held-out samples of zero total weight); "
+                "stopping on the training loss instead.",
+                UserWarning,
+            )
+            return data
+        return TrainingData(
+            data.X[train_idx],
+            data.y[train_idx],
+            data.T[train_idx],
+            None if sw is None else sw[train_idx],
+            validation=(
+                data.X[val_idx],
+                data.T[val_idx],
+                data.y[val_idx],
+                None if sw is None else sw[val_idx],
+            ),
+        )
+
+    def _prepare_validation(self, validation, targets, dtype):
+        """Check an explicit validation set; return it ready to score, or None."""
+        if validation is None:
+            return None
+        X_val, y_val, sw_val = validation
+        if X_val is None and y_val is None:
+            if sw_val is not None:
+                raise ValueError("sample_weight_val is given without X_val and y_val.")
+            return None
+        if X_val is None or y_val is None:
+            raise ValueError(
+                "X_val and y_val must be given together: got "
+                f"X_val={'None' if X_val is None else 'an array'} and "
+                f"y_val={'None' if y_val is None else 'an array'}."
+            )
+        X_val, y_val = validate_data(
+            self,
+            X_val,
+            y_val,
+            accept_sparse=["csr", "csc"],
+            multi_output=True,
+            dtype="numeric",
+            y_numeric=self._y_numeric,
+            reset=False,
+        )
+        X_val = as_training_dtype(X_val, dtype)
+        if sp.issparse(X_val):
+            X_val = X_val.tocsr()
+        y_val, T_val = targets.encode_validation(y_val)
+        if sw_val is not None:
+            sw_val = _check_sample_weight(
+                sw_val, X_val, dtype=dtype, ensure_non_negative=True
+            )
+        return X_val, T_val, y_val, sw_val
+
+    # ------------------------------------------------------------------
+    # the network: set-up, parameters, workspace
+    # ------------------------------------------------------------------
+
+    def _initialize(self, units: list[int], dtype: np.dtype) -> None:
+        # Every fit starts again from random_state (an int seeds a fresh
+        # generator); the generator is kept for later partial_fit calls.
+        if self.random_state is None:
+            seed = np.random.randint(np.iinfo(np.int32).max)
+            self._rng = np.random.RandomState(seed)
+        else:
+            self._rng = check_random_state(self.random_state)
+        self._params = _network.glorot_uniform(units, self._rng, dtype)
+        self.coefs_, self.intercepts_ = _network.split_parameters(self._params, units)
+        # the validation split is drawn from this seed on every warm fit
+        self._split_seed = int(self._rng.randint(np.iinfo(np.int32).max))
+        self.n_layers_ = len(units)
+        self.n_outputs_ = units[-1]
+        self.out_activation_ = self._out_activation()
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.loss_curve_ = []
+        self.history_ = {key: [] for key in self._history_keys()}
+        self._elapsed = 0.0
+        self._no_improvement_count = 0
+        self._optimizer = None
+        self._optimizer_epochs = 0
+        if self.early_stopping and self.solver != "lbfgs":
+            self.validation_scores_ = []
+            self.best_validation_score_ = -np.inf
+            self.best_loss_ = None
+        else:
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+            self.best_loss_ = np.inf
+
+    def _history_keys(self) -> list[str]:
+        return ["loss", "val_loss", "val_score", "learning_rate", "time"]
+
+    def _make_optimizer(self):
+        n, dtype = self._params.size, self._params.dtype
+        if self.solver == "sgd":
+            return SGD(
+                n,
+                dtype,
+                self.learning_rate_init,
+                schedule=self.learning_rate,
+                momentum=self.momentum,
+                nesterov=self.nesterovs_momentum,
+                power_t=self.power_t,
+                max_iter=self.max_iter,
+            )
+        return Adam(
+            n, dtype, self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon
+        )
+
+    def _workspace(self, batch_size: int) -> _network.Workspace:
+        return _network.Workspace(
+            self._units(),
+            batch_size,
+            self._params.dtype,
+            activation=self._activation_function(),
+            dropout=self._dropout is not None,
+        )
+
+    def _activation_function(self):
+        return get_activation(self.activation)
+
+    def _dropout_rates(self):
+        return self._dropout
+
+    def _link_parameters(self) -> None:
+        self._params, self.coefs_, self.intercepts_ = _parameters.link(
+            self.coefs_, self.intercepts_
+        )
+
+    def _parameters_linked(self) -> bool:
+        params = getattr(self, "_params", None)
+        return _parameters.is_linked(params, self.coefs_, self.intercepts_)
+
+    def _units(self) -> list[int]:
+        return _parameters.layer_units(self.coefs_, self.intercepts_)
+
+    def _fitted_dtype(self) -> np.dtype:
+        fitted = np.asarray(self.coefs_[0]).dtype
+        if self.dtype != "auto" and np.dtype(self.dtype) != fitted:
+            raise ValueError(
+                f"dtype={self.dtype!r} differs from the fitted weights' dtype "
+                f"{fitted}; refit from scratch to change it."
+            )
+        return fitted  # training goes on in the precision it started in
+
+    # ------------------------------------------------------------------
+    # parameter checks that scikit-learn's constraints cannot express
+    # ------------------------------------------------------------------
+
+    def _hidden_layer_sizes(self) -> list[int]:
+        sizes = self.hidden_layer_sizes
+        if not hasattr(sizes, "__iter__"):
+            sizes = [sizes]
+        sizes = list(sizes)
+        if any(not isinstance(s, Integral) or s <= 0 for s in sizes):
+            raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
+        return [int(s) for s in sizes]
+
+    def _check_activation(self) -> None:
+        if not isinstance(self.activation, str):
+            check_activation(self.activation)
+
+    def _check_dropout(self, n_hidden: int):
+        """Per-hidden-layer dropout rates, or None when there is no dropout."""
+        rates = self.dropout
+        if np.ndim(rates) == 0:
+            rates = [rates] * n_hidden
+        rates = list(rates)
+        if len(rates) != n_hidden:
+            raise ValueError(
+                f"dropout must be a float or one rate per hidden layer: got "
+                f"{len(rates)} rates for {n_hidden} hidden layers."
+            )
+        for rate in rates:
+            if not isinstance(rate, Real) or not 0 <= rate < 1:
+                raise ValueError(
+                    f"dropout rates must be in [0, 1); got dropout={self.dropout!r}."
+                )
+        return [float(r) for r in rates] if any(rates) else None
+
+    # ------------------------------------------------------------------
+    # validation scores for early stopping and history_
+    # ------------------------------------------------------------------
+
+    def _score_name(self) -> str:
+        """What ``val_score`` is, in words, for the verbose output."""
+        if self.scoring is None:
+            return self._default_score_key.removeprefix("val_")
+        return "loss" if self.scoring == "loss" else "score"
+
+    def _watches_validation(self) -> bool:
+        return self.early_stopping
+
+    def _validation_metrics(self, X, T, y, sample_weight) -> dict:
+        """Loss (without the penalty) and score of the current weights."""
+        loss_sum, outputs = 0.0, np.empty(T.shape, dtype=self._params.dtype)
+        loss_function = _network.LOSSES[self.out_activation_]
+        for rows in row_chunks(X.shape[0], self._units(), self._params.dtype.itemsize):
+            Z = self._logits(X[rows])
+            per_sample = loss_function(Z, T[rows])  # Z is now the output
+            outputs[rows] = Z
+            sw = None if sample_weight is None else sample_weight[rows]
+            loss_sum += float(per_sample.sum() if sw is None else per_sample @ sw)
+        total = len(y) if sample_weight is None else float(sample_weight.sum())
+        metrics = {"val_loss": loss_sum / total if total else 0.0}
+        metrics.update(self._output_metrics(outputs, y, sample_weight))
+        if self.scoring is None:
+            metrics["val_score"] = metrics[self._default_score_key]
+        elif self.scoring == "loss":
+            metrics["val_score"] = -metrics["val_loss"]  # higher is better
+        else:
+            scorer = check_scoring(self, scoring=self.scoring)
+            metrics["val_score"] = float(self._score_with(scorer, X, y, sample_weight))
+        return metrics
+
+    def _score_with(self, scorer, X, y, sample_weight):
+        kwargs = {} if sample_weight is None else {"sample_weight": sample_weight}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # feature names
+            return scorer(self, X, y, **kwargs)
+
+    # ------------------------------------------------------------------
+    # prediction: chunked forward passes
+    # ------------------------------------------------------------------
+
+    def _logits(self, X_chunk) -> np.ndarray:
+        dtype = np.asarray(self.coefs_[0]).dtype
+        X_chunk = as_training_dtype(X_chunk, dtype)
+        activations = [X_chunk] + [
+            np.empty((X_chunk.shape[0], len(b)), dtype=dtype) for b in self.intercepts_
+        ]
+        coefs = [np.asarray(W, dtype=dtype) for W in self.coefs_]
+        intercepts = [np.asarray(b, dtype=dtype) for b in self.intercepts_]
+        return _network.forward(
+            X_chunk, coefs, intercepts, self._activation_function(), activations
+        )
+
+    def _forward(self, X, *, apply_output: bool = True) -> np.ndarray:
+        """Outputs (n_samples, n_outputs), computed chunk by chunk.
+
+        X is validated in its own dtype and converted one chunk at a time, so
+        predicting on a large X needs little memory beyond X and the result.
+        With ``apply_output=False`` the result is the logits.
+        """
+        X = validate_data(self, X, accept_sparse=["csr"], dtype="numeric", reset=False)
+        dtype = np.asarray(self.coefs_[0]).dtype
+        out = np.empty((X.shape[0], self.n_outputs_), dtype=dtype)
+        for rows in row_chunks(X.shape[0], self._units(), dtype.itemsize):
+            Z = self._logits(X[rows])
+            if apply_output:
+                OUTPUT_ACTIVATIONS[self.out_activation_](Z)
+            out[rows] = Z
+        return out
+
+    @available_if(_has_hidden_layer)
+    def transform(self, X):
+        """The last hidden layer's activations: the network as a feature extractor.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, hidden_layer_sizes[-1])
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse=["csr"], dtype="numeric", reset=False)
+        dtype = np.asarray(self.coefs_[0]).dtype
+        coefs = [np.asarray(W, dtype=dtype) for W in self.coefs_[:-1]]
+        intercepts = [np.asarray(b, dtype=dtype) for b in self.intercepts_[:-1]]
+        out = np.empty((X.shape[0], len(intercepts[-1])), dtype=dtype)
+        activation = self._activation_function()
+        for rows in row_chunks(X.shape[0], self._units(), dtype.itemsize):
+            X_chunk = as_training_dtype(X[rows], dtype)
+            buffers = [X_chunk] + [
+                np.empty((X_chunk.shape[0], len(b)), dtype=dtype) for b in intercepts
+            ]
+            # the forward pass without the output layer: the last buffer is
+            # the last hidden layer's activation, f(Z) applied
+            _network.forward(X_chunk, coefs, intercepts, activation, buffers)
+            activation.forward(buffers[-1])
+            out[rows] = buffers[-1]
+        return out
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the features :meth:`transform` outputs.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Only checked against ``feature_names_in_``.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+            ``"<estimator name in lower case><i>"`` for each unit of the last
+            hidden layer.
+        """
+        from sklearn.utils.validation import _check_feature_names_in
+
+        check_is_fitted(self)
+        _has_hidden_layer(self)
+        _check_feature_names_in(self, input_features, generate_names=False)
+        prefix = type(self).__name__.lower()
+        n = len(self.intercepts_[-2])
+        return np.asarray([f"{prefix}{i}" for i in range(n)], dtype=object)
+
+    # ------------------------------------------------------------------
+    # snapshots (atomic calls) and persistence
+    # ------------------------------------------------------------------
+
+    def _snapshot(self) -> dict:
+        """What a failed call restores: copies of everything training changes.
+
+        Plain values and arrays that training only replaces are shared;
+        the parameters, the optimizer's state and the growing records are
+        copied (the rest of a deep copy would only cost time).
+        """
+        state = {k: v for k, v in self.__dict__.items() if k not in CALLBACK_ATTRIBUTES}
+        if state.get("_params") is not None:
+            state["_params"] = self._params.copy()
+            state["coefs_"], state["intercepts_"] = self.coefs_, self.intercepts_
+        for key in ("_optimizer", "history_", "loss_curve_", "validation_scores_"):
+            if state.get(key) is not None:
+                state[key] = copy.deepcopy(state[key])
+        if "_rng" in state:
+            state["_rng"] = copy.deepcopy(self._rng)
+        return state
+
+    def _restore(self, snapshot: dict) -> None:
+        live = {k: v for k, v in self.__dict__.items() if k in CALLBACK_ATTRIBUTES}
+        params = snapshot.get("_params")
+        coefs = snapshot.get("coefs_")
+        self.__dict__.clear()
+        self.__dict__.update(snapshot)
+        self.__dict__.update(live)
+        if params is not None:
+            intercepts = snapshot["intercepts_"]
+            if _parameters.is_linked(coefs[0].base, coefs, intercepts):
+                np.copyto(coefs[0].base, params)  # the old views, old values
+                self._params = coefs[0].base
+            else:
+                self.coefs_, self.intercepts_ = coefs, intercepts
+                self._link_parameters()
+
+    def __getstate__(self):
+        # a copy: on Python 3.11+ object.__getstate__ returns the live __dict__
+        state = dict(super().__getstate__())
+        state.pop("_params", None)  # coefs_ and intercepts_ hold the same values
+        state["_skmlp_version"] = __version__
+        return state
+
+    def __setstate__(self, state):
+        version = state.pop("_skmlp_version", None)
+        if version != __version__:
+            warn(
+                f"Trying to unpickle {type(self).__name__} from skmlp version "
+                f"{version} when using version {__version__}. This might lead to "
+                "breaking code or invalid results. Use at your own risk.",
+                InconsistentVersionWarning,
+            )
+        super().__setstate__(state)
+        if hasattr(self, "coefs_"):
+            self._link_parameters()
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags

@@ -1,0 +1,419 @@
+"""The training loops: minibatch epochs (SGD, Adam) and L-BFGS.
+
+The per-batch path reads top to bottom in :func:`train_epoch`: gather the
+batch, forward, loss, backward (both in :func:`skmlp._network.loss_and_gradient`),
+step. Around it, :func:`fit_stochastic` runs the epochs and owns what happens
+between them: bookkeeping, early stopping (:class:`EarlyStopping`), divergence
+and Ctrl-C. :func:`fit_lbfgs` drives scipy's L-BFGS-B on the whole data set.
+
+The functions work on an estimator built on :class:`skmlp._base.BaseMLP`: they
+read its parameters and write its fitted attributes (``n_iter_``,
+``loss_curve_``, ``history_``, ...).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.optimize import _check_optimize_result
+
+from . import _network
+from ._data import batch_size_for, minibatches
+from ._interrupt import deferred_keyboard_interrupt
+from ._optimizers import minimize_lbfgs
+from ._warnings import DivergenceWarning, warn
+
+
+@dataclass
+class TrainingData:
+    """What one fit call trains on, in the training dtype.
+
+    ``T`` is the target matrix the loss compares the outputs with (one-hot
+    rows, label indicators, or the regression targets as columns).
+    ``validation`` is ``(X, T, y, sample_weight)`` of the rows that early
+    stopping (and ``history_``) scores the model on, or None.
+    """
+
+    X: object
+    y: np.ndarray
+    T: np.ndarray
+    sample_weight: np.ndarray | None
+    validation: tuple | None = None
+
+
+@dataclass
+class EpochResult:
+    """What one epoch's batches add up to."""
+
+    loss_sum: float = 0.0  # sum over batches of loss * batch weight
+    weight_sum: float = 0.0
+    score_sum: float = 0.0  # e.g. the number of correctly classified rows
+    n_rows: int = 0
+    diverged_at: int | None = None  # index of the batch whose loss overflowed
+    interrupted: bool = False
+
+
+class EarlyStopping:
+    """The patience rule: the best score, the count of epochs without progress.
+
+    Higher scores are better (a training loss is watched as its negative).
+    An epoch counts as progress when its score beats the best one by ``tol``;
+    ``stalled`` says that ``n_iter_no_change`` epochs in a row did not. The
+    state lives on the estimator (``best_loss_`` or ``best_validation_score_``
+    and ``_no_improvement_count``) so that it carries over ``partial_fit``
+    calls and pickles; ``best_params`` holds the weights of the best epoch
+    when they are to be restored at the end (early stopping on a validation
+    set).
+    """
+
+    def __init__(self, estimator, *, on_validation: bool, params: np.ndarray):
+        self.est = estimator
+        self.on_validation = on_validation
+        self.best_params = params.copy() if on_validation else None
+        if on_validation:
+            # Scores of another call's weights (or split) are not compared
+            # with this call's: each fit keeps the best of its own epochs.
+            estimator.best_validation_score_ = -np.inf
+            estimator._no_improvement_count = 0
+
+    def update(self, score: float, params: np.ndarray) -> None:
+        """Record one epoch's score (a validation score, or minus the loss)."""
+        est = self.est
+        if self.on_validation:
+            best = est.best_validation_score_
+        else:
+            best = -np.inf if est.best_loss_ is None else -est.best_loss_
+        if score < best + est.tol:
+            est._no_improvement_count += 1
+        else:
+            est._no_improvement_count = 0
+        if score > best:
+            if self.on_validation:
+                est.best_validation_score_ = score
+                np.copyto(self.best_params, params)
+            else:
+                est.best_loss_ = -score
+
+    @property
+    def stalled(self) -> bool:
+        return self.est._no_improvement_count > self.est.n_iter_no_change
+
+    def restore_best(self, params: np.ndarray) -> None:
+        if self.best_params is not None and np.isfinite(
+            self.est.best_validation_score_
+        ):
+            np.copyto(params, self.best_params)
+
+
+def train_epoch(est, batches, ws, interrupt) -> EpochResult:
+    """One pass of forward, backward and update over the batches."""
+    units, params, optimizer = est._units(), est._params, est._optimizer
+    rates = est._dropout_rates()
+    result = EpochResult()
+    for k, (X_b, T_b, sw_b) in enumerate(batches):
+        if sw_b is not None and not sw_b.any():
+            continue  # rows of weight zero carry no data: no step to take
+        masks = None
+        if rates is not None:
+            masks = _network.draw_dropout_masks(est._rng, X_b.shape[0], rates, ws)
+        loss = _network.loss_and_gradient(  # forward, loss and backward
+            params,
+            units,
+            X_b,
+            T_b,
+            sw_b,
+            est._activation_function(),
+            est.out_activation_,
+            est.alpha,
+            ws,
+            dropout_masks=masks,
+        )
+        if not math.isfinite(loss):
+            result.diverged_at = k
+            return result
+        weight = X_b.shape[0] if sw_b is None else float(sw_b.sum())
+        result.loss_sum += loss * weight
+        result.weight_sum += weight
+        result.score_sum += est._batch_score(ws.activations[-1][: len(T_b)], T_b)
+        result.n_rows += X_b.shape[0]
+        optimizer.step(params, ws.grad)
+        if interrupt.raised:
+            result.interrupted = True
+            break
+    return result
+
+
+def fit_stochastic(est, data: TrainingData, incremental: bool, tasks) -> None:
+    """Train ``est`` with its stochastic solver for up to ``max_iter`` epochs.
+
+    ``incremental`` (``partial_fit``) runs one epoch and keeps the optimizer's
+    state from the previous call.
+    """
+    if est._optimizer is None or not incremental:
+        est._optimizer = est._make_optimizer()
+        est._optimizer_epochs = 0  # schedules count their own epochs
+    params = est._params
+    X, T, sample_weight = data.X, data.T, data.sample_weight
+    n_samples = X.shape[0]
+    order_all = np.arange(n_samples)
+    batch_size = batch_size_for(est.batch_size, n_samples)
+    ws = est._workspace(batch_size)
+    stopping = EarlyStopping(
+        est,
+        on_validation=est._watches_validation() and data.validation is not None,
+        params=params,
+    )
+    # Weights to fall back on if the loss overflows: the ones the current
+    # epoch started from, checked finite by its first batch's loss, and the
+    # previous epoch's, for when that very first batch overflows.
+    epoch_start, previous_start = params.copy(), params.copy()
+    start_time = time.perf_counter() - est._elapsed
+    est.n_iter_ = 0  # counts the epochs of this call, as in scikit-learn
+    interrupted = False
+
+    # Overflow is detected below (a non-finite loss or weights) and reported
+    # once, as a DivergenceWarning; NumPy's own warnings would only repeat it.
+    errstate = np.errstate(over="ignore", invalid="ignore")
+    with deferred_keyboard_interrupt() as interrupt, errstate:
+        for _ in range(1 if incremental else est.max_iter):
+            epoch_start, previous_start = previous_start, epoch_start
+            np.copyto(epoch_start, params)
+            tasks.begin_epoch()
+            order = est._rng.permutation(order_all) if est.shuffle else order_all
+            batches = minibatches(
+                X, T, sample_weight, order, batch_size, not est.shuffle,
+                ws.activations[0],
+            )  # fmt: skip
+            try:
+                epoch = train_epoch(est, batches, ws, interrupt)
+            except KeyboardInterrupt:
+                # No handler could be installed (not the main thread): the
+                # interrupt may have come mid-update, so go back to the
+                # weights of the start of the epoch.
+                np.copyto(params, epoch_start)
+                est._optimizer = est._make_optimizer()
+                interrupted = True
+                break
+            if epoch.diverged_at is not None or not np.isfinite(params).all():
+                first = epoch.diverged_at == 0
+                _diverged(est, previous_start if first else epoch_start)
+                break
+            if epoch.interrupted:
+                interrupted = True
+                break
+            end_epoch(est, epoch, n_samples, data.validation, stopping, start_time)
+            if tasks.end_epoch():  # a callback asked to stop
+                break
+            if stopping.stalled:
+                # stop, or (adaptive schedule) lower the rate and go on
+                if est._optimizer.stalled(est.verbose):
+                    if est.verbose:
+                        print(
+                            f"{stopping_reason(est, stopping)} did not improve "
+                            f"more than tol={est.tol:f} for "
+                            f"{est.n_iter_no_change} consecutive epochs. Stopping."
+                        )
+                    break
+                est._no_improvement_count = 0
+            if not incremental and est.n_iter_ == est.max_iter:
+                warn(
+                    f"Stochastic Optimizer: Maximum iterations ({est.max_iter}) "
+                    "reached and the optimization hasn't converged yet.",
+                    ConvergenceWarning,
+                )
+
+    if not incremental:
+        stopping.restore_best(params)  # with early stopping: the best epoch's
+    if interrupted:
+        raise KeyboardInterrupt(
+            f"Training interrupted by user after {est.n_iter_} whole epochs; the "
+            "model keeps the weights of the last whole batch."
+        )
+
+
+def stopping_reason(est, stopping: EarlyStopping) -> str:
+    return "Validation score" if stopping.on_validation else "Training loss"
+
+
+def end_epoch(
+    est, epoch: EpochResult, n_samples: int, validation, stopping, start_time
+) -> None:
+    """Record one epoch in the fitted attributes and the history."""
+    est.n_iter_ += 1
+    est._optimizer_epochs += 1
+    est.t_ += n_samples
+    est.loss_ = epoch.loss_sum / epoch.weight_sum if epoch.weight_sum else 0.0
+    est.loss_curve_.append(est.loss_)
+    history = est.history_
+    history["loss"].append(est.loss_)
+    if "accuracy" in history:
+        history["accuracy"].append(epoch.score_sum / max(epoch.n_rows, 1))
+    history["learning_rate"].append(est._optimizer.learning_rate)
+    message = f"Iteration {est.n_iter_}, loss = {est.loss_:.8f}"
+    if validation is not None:
+        metrics = est._validation_metrics(*validation)
+        for key, value in metrics.items():
+            history[key].append(value)
+        message += f", validation loss = {metrics['val_loss']:.6f}"
+        if est.scoring != "loss":
+            message += f", validation {est._score_name()} = {metrics['val_score']:.4f}"
+    if stopping.on_validation:
+        est.validation_scores_.append(metrics["val_score"])
+        stopping.update(metrics["val_score"], est._params)
+    else:
+        stopping.update(-est.loss_, est._params)
+    # time since the first fit of this history, pauses between calls excluded
+    est._elapsed = time.perf_counter() - start_time
+    history["time"].append(est._elapsed)
+    if est.verbose:
+        print(f"{message}, time = {est._elapsed:.1f}s", flush=True)
+    est._optimizer.epoch_ends(est.t_, est._optimizer_epochs)
+
+
+def _diverged(est, last_good_params: np.ndarray) -> None:
+    np.copyto(est._params, last_good_params)
+    est._optimizer = est._make_optimizer()  # its state is not finite either
+    est._optimizer_epochs = 0
+    warn(
+        "Training diverged: the loss became infinite or NaN at epoch "
+        f"{est.n_iter_ + 1}, so training stopped and the weights from the "
+        "start of that epoch were kept. The learning rate "
+        f"(learning_rate_init={est.learning_rate_init}) is probably too "
+        "large, or the inputs need scaling (e.g. StandardScaler).",
+        DivergenceWarning,
+    )
+
+
+class _StopLBFGS(Exception):
+    """Raised inside scipy's loop to end L-BFGS early."""
+
+
+def fit_lbfgs(est, data: TrainingData, tasks) -> None:
+    """Train ``est`` with scipy's L-BFGS-B on the whole data set.
+
+    Each accepted iteration is an entry of ``loss_curve_`` and ``history_``
+    and a callback task. A loss that overflows stops training with a
+    DivergenceWarning and the last accepted (finite) weights; Ctrl-C stops
+    after the current loss evaluation, keeps the last accepted weights and
+    raises KeyboardInterrupt, as the stochastic solvers do.
+    """
+    units, params = est._units(), est._params
+    X, T, sample_weight = data.X, data.T, data.sample_weight
+    ws = est._workspace(X.shape[0])
+    accepted = params.copy()  # the last iterate scipy accepted
+    last = {"theta": None, "loss": np.nan, "score": np.nan}
+    state = {"diverged": False, "interrupted": False, "stopped": False}
+    n_iter = [0]
+    start_time = time.perf_counter() - est._elapsed
+
+    def loss_and_gradient(theta):
+        if interrupt.raised:
+            state["interrupted"] = True
+            raise _StopLBFGS
+        params[...] = theta
+        loss = _network.loss_and_gradient(
+            params,
+            units,
+            X,
+            T,
+            sample_weight,
+            est._activation_function(),
+            est.out_activation_,
+            est.alpha,
+            ws,
+        )
+        if not math.isfinite(loss):
+            state["diverged"] = True
+            raise _StopLBFGS
+        last.update(
+            theta=theta.copy(),
+            loss=loss,
+            score=est._batch_score(ws.activations[-1], T) / max(X.shape[0], 1),
+        )
+        return loss, ws.grad.astype(np.float64)
+
+    def end_of_iteration(theta):
+        n_iter[0] += 1
+        accepted[...] = theta
+        if last["theta"] is None or not np.array_equal(theta, last["theta"]):
+            loss_and_gradient(theta)  # the last evaluation was a trial point
+        est.loss_curve_.append(last["loss"])
+        history = est.history_
+        history["loss"].append(last["loss"])
+        if "accuracy" in history:
+            history["accuracy"].append(last["score"])
+        history["learning_rate"].append(np.nan)  # L-BFGS has no learning rate
+        if data.validation is not None:
+            params[...] = theta
+            for key, value in est._validation_metrics(*data.validation).items():
+                history[key].append(value)
+        est._elapsed = time.perf_counter() - start_time
+        history["time"].append(est._elapsed)
+        if est.verbose:
+            print(f"Iteration {n_iter[0]}, loss = {last['loss']:.8f}", flush=True)
+        if tasks.end_epoch():
+            state["stopped"] = True
+            raise StopIteration  # a callback asked to stop; scipy stops
+        tasks.begin_epoch()
+
+    errstate = np.errstate(over="ignore", invalid="ignore")
+    with deferred_keyboard_interrupt() as interrupt, errstate:
+        tasks.begin_epoch()
+        result = None
+        try:
+            result = minimize_lbfgs(
+                loss_and_gradient,
+                params,
+                max_iter=est.max_iter,
+                max_fun=est.max_fun,
+                tol=est.tol,
+                callback=end_of_iteration,
+            )
+        except _StopLBFGS:
+            pass
+        except KeyboardInterrupt:
+            state["interrupted"] = True  # no handler: it came from anywhere
+    est.n_iter_ = n_iter[0]
+    if result is not None and np.isfinite(result.x).all() and not state["stopped"]:
+        params[...] = result.x
+        est.loss_ = float(result.fun)
+        if not state["interrupted"]:
+            _check_lbfgs_result(est, result)
+    else:
+        params[...] = accepted
+        est.loss_ = float(est.loss_curve_[-1]) if est.loss_curve_ else np.nan
+        if result is not None and not state["stopped"]:
+            state["diverged"] = True
+    if math.isfinite(est.loss_):
+        est.best_loss_ = min(est.best_loss_, est.loss_)
+    if state["diverged"]:
+        warn(
+            "Training diverged: the loss or the weights became infinite or NaN "
+            f"at L-BFGS iteration {est.n_iter_ + 1}, so training stopped and "
+            "the last finite weights were kept. The inputs probably need "
+            "scaling (e.g. StandardScaler).",
+            DivergenceWarning,
+        )
+    if state["interrupted"]:
+        raise KeyboardInterrupt(
+            f"Training interrupted by user after {est.n_iter_} L-BFGS "
+            "iterations; the model keeps the last accepted weights."
+        )
+
+
+def _check_lbfgs_result(est, result) -> None:
+    """Warn as scikit-learn does when L-BFGS stopped without converging.
+
+    scikit-learn's own check words the warning; it is re-issued so that it
+    points at the user's line rather than at this module.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _check_optimize_result("lbfgs", result, est.max_iter)
+    for w in caught:
+        warn(str(w.message), w.category)
