@@ -197,7 +197,7 @@ def test_bad_sample_weight(fitted, digits, make_weight, message):
 
 INVALID_PARAMS = {
     "hidden_layer_sizes": ["abc", 0, -1],
-    "activation": ["softplus", None],
+    "activation": ["swish", None],
     "solver": ["rmsprop"],
     "alpha": [-1.0, "big"],
     "batch_size": [0, -5, "big", 2.5],
@@ -499,20 +499,71 @@ def test_properties(problem):
             A = np.maximum(Z, 0)
     # backprop agrees with finite differences (after 2 epochs: off ReLU kinks)
     result = check_gradients(clf, X, y, sample_weight=weights)
+    # A finite difference is only as good as the loss is accurate: in float64
+    # the round-off of (L(w + h) - L(w - h)) / 2h is about 1e-16 * |L| / h,
+    # 1e-9 for a loss below 10 and h = 1e-6, and the truncation error
+    # h**2 * L''' / 6 is smaller still. Two epochs with batches of 1 can blow
+    # a network up (losses of 1e14 and more, about 4 % of the draws), where
+    # no finite difference means anything: those draws are left out.
+    assume(np.isfinite(result.loss) and result.loss < 10)
     for name, error in result.errors.items():
-        # Where the gradient is tiny, or the loss large (a batch of 1 can
-        # blow a network up in two epochs), the finite difference's round-off,
-        # about 1e-16 * loss / eps, dominates: compare in absolute terms then.
-        tolerance = 1e-6 * max(1.0, result.loss)
-        assert error < 1e-6 or result.abs_errors[name] < tolerance, (name, result)
+        # relative error, or absolute where a whole array's gradient is tiny
+        # (1e-6 and less: its relative error is round-off over round-off)
+        assert error < 1e-6 or result.abs_errors[name] < 1e-8, (name, result)
     # probabilities
     P = clf.predict_proba(X)
     assert ((P >= 0) & (P <= 1)).all()
     if P.shape[1] > 1 and np.ndim(y) == 1:
         np.testing.assert_allclose(P.sum(axis=1), 1, rtol=1e-10)
-    # neither row order nor chunking changes a prediction
+    # neither row order, chunking nor a sparse X changes a prediction beyond
+    # round-off: BLAS may sum in another order for another matrix height
+    tol = 2 * _probability_error_bound(clf, X)  # (n_samples, 1)
     perm = np.random.RandomState(0).permutation(len(X))
-    np.testing.assert_allclose(clf.predict_proba(X[perm]), P[perm], rtol=1e-12)
+    assert (np.abs(clf.predict_proba(X[perm]) - P[perm]) <= tol[perm]).all()
     chunks = np.vstack([clf.predict_proba(part) for part in np.array_split(X, 3)])
-    np.testing.assert_allclose(chunks, P, rtol=1e-12)
-    np.testing.assert_array_equal(clf.predict(sp.csr_matrix(X)), clf.predict(X))
+    assert (np.abs(chunks - P) <= tol).all()
+    assert (np.abs(clf.predict_proba(sp.csr_matrix(X)) - P) <= tol).all()
+    # labels too, where no probability is within round-off of a tie
+    if clf.out_activation_ == "softmax":
+        top_two = np.sort(P, axis=1)[:, -2:]
+        clear = top_two[:, 1] - top_two[:, 0] > 2 * tol[:, 0]
+    else:
+        clear = (np.abs(P - 0.5) > tol).all(axis=1)
+    np.testing.assert_array_equal(
+        clf.predict(sp.csr_matrix(X))[clear], clf.predict(X)[clear]
+    )
+
+
+def _probability_error_bound(clf, X) -> np.ndarray:
+    """Bound on the float64 rounding error of each row's probabilities.
+
+    A dot product of K terms plus a bias is off by at most
+    (K + 1) * eps * (sum |a_i w_i| + |b|) whatever the order of the sum
+    (Higham, Accuracy and Stability of Numerical Algorithms, 3.1; eps rather
+    than eps / 2: a factor 2 to spare). Every hidden activation is
+    1-Lipschitz, so an error d in its input stays below d in its output,
+    and its own rounding adds a few eps of its value. A logit error e moves
+    a softmax or logistic probability P by at most P * (exp(2 e) - 1), and
+    P <= 1; the output function adds a few eps more.
+    """
+    eps = np.finfo(np.float64).eps
+    A = np.asarray(X, dtype=np.float64)  # (n, d0)
+    d = np.zeros_like(A)  # (n, d0): error bound on A
+    n_layers = len(clf.coefs_)
+    for i, (W, b) in enumerate(zip(clf.coefs_, clf.intercepts_)):
+        # W: (d_i, d_i+1), b: (d_i+1,)
+        Z = A @ W + b  # (n, d_i+1)
+        terms = np.abs(A) @ np.abs(W) + np.abs(b)
+        d = d @ np.abs(W) + (A.shape[1] + 1) * eps * terms
+        if i < n_layers - 1:
+            A = ACTIVATIONS[clf.activation](Z)
+            d = d + 4 * eps * np.abs(A)
+    return np.expm1(2 * d.max(axis=1, keepdims=True)) + 16 * eps  # (n, 1)
+
+
+ACTIVATIONS = {
+    "identity": lambda Z: Z,
+    "logistic": lambda Z: 1 / (1 + np.exp(-Z)),
+    "tanh": np.tanh,
+    "relu": lambda Z: np.maximum(Z, 0),
+}
