@@ -1,10 +1,9 @@
 """Training speed on MNIST: skmlp against scikit-learn, PyTorch and the matmul floor.
 
-One run, one machine, the same data (the real MNIST), network, optimizer
-(SGD, momentum 0.9, Nesterov), learning rate, batch size, L2, epochs and
-shuffling for every contender; repeats are interleaved (contender A, B, C, A,
-B, C, ...) so that a slow spell of a shared machine hits all of them alike,
-and medians are reported.
+One run, one machine, the same data (the real MNIST), network, optimizer,
+learning rate, batch size, L2, epochs and shuffling for every contender;
+repeats are interleaved (contender A, B, C, A, B, C, ...) so that a slow spell
+of a shared machine hits all of them alike, and medians are reported.
 
 Contenders: skmlp (float32), scikit-learn's ``MLPClassifier`` on float32 and
 on float64 input, PyTorch on the CPU when it is importable, and the floor:
@@ -14,8 +13,12 @@ Run from the repository root::
 
     SKMLP_DATA_DIR=../shared/data/mnist python benchmarks/bench_mnist.py
 
-It prints a markdown table per network and writes the raw figures as JSON
-(``--json``, default ``benchmarks/results.json``).
+Two optimizers: SGD (momentum 0.9, Nesterov, ``--lr``, ``--batch-size``) and
+Adam with scikit-learn's defaults (learning rate 1e-3, ``batch_size="auto"``,
+that is 200), the one users meet first. It prints a markdown table per
+optimizer and network and writes the raw figures as JSON (``--json``, default
+``benchmarks/results.json``). ``--quick``: one repeat of one epoch, no memory
+measurement, to check that it runs.
 """
 
 from __future__ import annotations
@@ -41,13 +44,27 @@ from skmlp.datasets import load_mnist
 NETWORKS = {"784-128-10": (128,), "784-512-256-10": (512, 256)}
 
 
+ADAM_LR = 1e-3  # scikit-learn's default
+AUTO_BATCH = 200  # batch_size="auto" on MNIST: min(200, n_samples)
+
+
+def batch_size(args) -> int:
+    return args.batch_size if args.solver == "sgd" else AUTO_BATCH
+
+
 def shared_settings(args) -> dict:
+    if args.solver == "sgd":
+        solver = dict(
+            solver="sgd",
+            learning_rate_init=args.lr,
+            momentum=0.9,
+            nesterovs_momentum=True,
+            batch_size=args.batch_size,
+        )
+    else:
+        solver = dict(solver="adam", learning_rate_init=ADAM_LR, batch_size="auto")
     return dict(
-        solver="sgd",
-        learning_rate_init=args.lr,
-        momentum=0.9,
-        nesterovs_momentum=True,
-        batch_size=args.batch_size,
+        **solver,
         alpha=args.alpha,
         max_iter=args.epochs,
         shuffle=True,
@@ -90,21 +107,27 @@ def fit_torch(hidden, data, args):
             layers.append(torch.nn.ReLU())
     model = torch.nn.Sequential(*layers)
     # scikit-learn's alpha is an L2 term divided by the batch's size
-    optimizer = torch.optim.SGD(
-        model.parameters(),
-        lr=args.lr,
-        momentum=0.9,
-        nesterov=True,
-        weight_decay=args.alpha / args.batch_size,
-    )
+    bs = batch_size(args)
+    if args.solver == "sgd":
+        optimizer = torch.optim.SGD(
+            model.parameters(),
+            lr=args.lr,
+            momentum=0.9,
+            nesterov=True,
+            weight_decay=args.alpha / bs,
+        )
+    else:
+        optimizer = torch.optim.Adam(
+            model.parameters(), lr=ADAM_LR, eps=1e-8, weight_decay=args.alpha / bs
+        )
     loss_fn = torch.nn.CrossEntropyLoss()
     X = torch.from_numpy(data["X32"])
     y = torch.from_numpy(data["y"])
     start = time.perf_counter()
     for _ in range(args.epochs):
         order = torch.randperm(len(X))
-        for i in range(0, len(X), args.batch_size):
-            idx = order[i : i + args.batch_size]
+        for i in range(0, len(X), bs):
+            idx = order[i : i + bs]
             optimizer.zero_grad(set_to_none=True)
             loss_fn(model(X[idx]), y[idx]).backward()
             optimizer.step()
@@ -123,7 +146,7 @@ def fit_floor(hidden, data, args):
     rng = np.random.RandomState(0)
     W = [rng.rand(a, b).astype(np.float32) for a, b in zip(units[:-1], units[1:])]
     gW = [np.empty_like(w) for w in W]
-    n, bs = len(data["X32"]), args.batch_size
+    n, bs = len(data["X32"]), batch_size(args)
     A = [np.empty((bs, u), np.float32) for u in units]
     D = [np.empty((bs, u), np.float32) for u in units]
     A[0][...] = data["X32"][:bs]
@@ -160,6 +183,7 @@ sys.argv = {argv!r}
 warnings.simplefilter("ignore")
 import bench_mnist as b
 args = b.parse_args()
+args.solver = {solver!r}
 data = b.load(args)
 def status(key):
     for line in open("/proc/self/status"):
@@ -173,9 +197,11 @@ print(status("VmHWM:") - before)
 """
 
 
-def peak_fit_memory(name: str, network: str) -> float | None:
+def peak_fit_memory(name: str, network: str, solver: str) -> float | None:
     """MB by which the process's peak resident memory grew during one fit."""
-    script = MEMORY_SCRIPT.format(argv=sys.argv, name=name, network=network)
+    script = MEMORY_SCRIPT.format(
+        argv=sys.argv, name=name, network=network, solver=solver
+    )
     try:
         out = subprocess.run(
             [sys.executable, "-c", script],
@@ -206,8 +232,16 @@ def parse_args(argv=None):
     parser.add_argument("--networks", default=",".join(NETWORKS))
     parser.add_argument("--skip", default="", help="comma-separated contenders")
     parser.add_argument("--no-memory", action="store_true")
+    parser.add_argument("--solvers", default="sgd,adam", help="sgd, adam or both")
     parser.add_argument("--json", default="benchmarks/results.json")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--quick", action="store_true", help="1 epoch, 1 repeat, no memory"
+    )
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.epochs, args.repeats, args.no_memory = 1, 1, True
+    args.solver = "sgd"
+    return args
 
 
 def load(args) -> dict:
@@ -244,14 +278,32 @@ def main() -> None:
             "cpu_count": os.cpu_count(),
             "python": platform.python_version(),
             "numpy": np.__version__,
+            "load_average_at_start": os.getloadavg(),
             "blas": [
                 {k: i.get(k) for k in ("internal_api", "num_threads", "architecture")}
                 for i in threadpool_info()
             ],
         },
-        "settings": vars(args),
-        "networks": {},
+        "settings": {k: v for k, v in vars(args).items() if k != "solver"},
+        "solvers": {},
     }
+    for solver in args.solvers.split(","):
+        args.solver = solver
+        results["solvers"][solver] = {
+            "batch_size": batch_size(args),
+            "learning_rate_init": args.lr if solver == "sgd" else ADAM_LR,
+            "networks": run_networks(args, data, names),
+        }
+    results["machine"]["load_average_at_end"] = os.getloadavg()
+    print_tables(results, names)
+    with open(args.json, "w") as f:
+        json.dump(results, f, indent=2)
+    print(f"\nraw figures: {args.json}")
+
+
+def run_networks(args, data: dict, names: list[str]) -> dict:
+    """Time every contender on every network with ``args.solver``."""
+    networks = {}
     for network in args.networks.split(","):
         hidden = NETWORKS[network]
         times = {n: [] for n in names}
@@ -276,8 +328,8 @@ def main() -> None:
                 accuracy[name] = float((proba.argmax(1) == data["y_test"]).mean())
         memory = {}
         if not args.no_memory:
-            memory = {n: peak_fit_memory(n, network) for n in names}
-        results["networks"][network] = {
+            memory = {n: peak_fit_memory(n, network, args.solver) for n in names}
+        networks[network] = {
             name: {
                 "seconds_per_epoch": times[name],
                 "median_seconds_per_epoch": statistics.median(times[name]),
@@ -289,10 +341,7 @@ def main() -> None:
             }
             for name in names
         }
-    print_tables(results, names)
-    with open(args.json, "w") as f:
-        json.dump(results, f, indent=2)
-    print(f"\nraw figures: {args.json}")
+    return networks
 
 
 def print_tables(results: dict, names: list[str]) -> None:
@@ -302,12 +351,23 @@ def print_tables(results: dict, names: list[str]) -> None:
     m = results["machine"]
     print(f"\nMachine: {m['platform']}, {m['cpu_count']} CPUs, numpy {m['numpy']}")
     s = results["settings"]
-    print(
-        f"SGD lr={s['lr']} momentum=0.9 Nesterov, batch {s['batch_size']}, "
-        f"alpha={s['alpha']}, {s['epochs']} epochs, medians of {s['repeats']} "
-        "interleaved repeats"
-    )
-    for network, rows in results["networks"].items():
+    for solver, run in results["solvers"].items():
+        if solver == "sgd":
+            what = f"SGD lr={s['lr']} momentum=0.9 Nesterov, batch {run['batch_size']}"
+        else:
+            what = f"Adam lr={run['learning_rate_init']}, batch auto (200)"
+        print(
+            f"\n## {what}, alpha={s['alpha']}, {s['epochs']} epochs, medians of "
+            f"{s['repeats']} interleaved repeats"
+        )
+        print_solver_tables(run["networks"], names)
+
+
+def print_solver_tables(networks: dict, names: list[str]) -> None:
+    def fmt(value, spec):
+        return "n/a" if value is None else format(value, spec)
+
+    for network, rows in networks.items():
         ours = rows["skmlp (float32)"]["median_seconds_per_epoch"]
         print(f"\n### {network}\n")
         print(
