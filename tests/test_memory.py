@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+import sklearn
 
 from skmlp import NumpyMLPClassifier
 
@@ -65,7 +66,11 @@ def test_predict_proba_works_in_chunks():
     clf.coefs_[0][...] /= 255
     X = np.random.RandomState(1).randint(0, 256, size=(100_000, 784), dtype=np.uint8)
     output = 100_000 * 10 * 4 / MB  # the float32 result, 4 MB
-    peak = traced_peak(clf.predict_proba, X)
+    # Chunks follow scikit-learn's working_memory (MiB for the activations
+    # of one chunk, X's float32 copy included); the default, 1024, would
+    # hold all 100000 rows here.
+    with sklearn.config_context(working_memory=32):
+        peak = traced_peak(clf.predict_proba, X)
     # X as float32 would be 300 MB; chunk by chunk the extra stays small
     assert peak < output + 40, peak
 
@@ -74,7 +79,8 @@ def test_predict_proba_works_in_chunks():
     # a 100000-row one differ by about 1e-6 relative), so the result is
     # compared with a float64 forward pass of the same float32 weights, on
     # rows spread over every chunk, within a bound that holds on any CPU:
-    P = clf.predict_proba(X)
+    with sklearn.config_context(working_memory=32):
+        P = clf.predict_proba(X)  # 11 chunks of 9777 rows
     rows = np.arange(0, len(X), 7)
     P64, rtol = _float64_proba_and_error_bound(clf, X[rows])
     assert _within(P[rows], P64, rtol)
