@@ -220,6 +220,9 @@ INVALID_PARAMS = {
     "n_iter_no_change": [0, -1],
     "max_fun": [0],
     "dtype": ["float16", np.int32],
+    "dropout": [1.0, -0.1, "half"],
+    "scoring": [5],
+    "class_weight": ["heavy", 3],
 }
 
 
