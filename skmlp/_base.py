@@ -23,7 +23,6 @@ from sklearn.utils._param_validation import (
     Options,
     StrOptions,
 )
-from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_is_fitted,
@@ -41,6 +40,7 @@ from ._activations import (
 from ._callbacks import CALLBACK_ATTRIBUTES, CallbackSupportMixin, EpochTasks
 from ._data import as_training_dtype, row_chunks, training_dtype, validation_split
 from ._optimizers import SGD, Adam
+from ._threads import blas_threads_for
 from ._training import TrainingData, fit_lbfgs, fit_stochastic
 from ._version import __version__
 from ._warnings import InconsistentVersionWarning, warn
@@ -60,9 +60,8 @@ def _has_stochastic_solver(estimator) -> bool:
 
 
 def _has_hidden_layer(estimator) -> bool:
-    """transform() exists for networks with at least one hidden layer."""
-    sizes = estimator.hidden_layer_sizes
-    if hasattr(sizes, "__len__") and len(sizes) == 0:
+    """transform() needs a network with at least one hidden layer."""
+    if len(estimator.coefs_) < 2:
         raise AttributeError(
             "transform is only available for networks with at least one hidden "
             "layer: hidden_layer_sizes=() has none."
@@ -124,8 +123,16 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
     # ------------------------------------------------------------------
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None,
-            sample_weight_val=None):  # fmt: skip
+    def fit(
+        self,
+        X,
+        y,
+        sample_weight=None,
+        *,
+        X_val=None,
+        y_val=None,
+        sample_weight_val=None,
+    ):
         """Fit the model to X and y.
 
         Parameters
@@ -164,7 +171,9 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
             )
             lbfgs = self.solver == "lbfgs"
             # subtasks: epochs, or lbfgs iterations plus one scipy never runs
-            n_tasks = self.max_iter + 1 if lbfgs else 1 if incremental else self.max_iter
+            n_tasks = (
+                self.max_iter + 1 if lbfgs else 1 if incremental else self.max_iter
+            )
             tasks = EpochTasks(self, data.X, data.y, data.sample_weight, n_tasks)
             try:
                 with self._blas_threads(data.X.shape[0]):
@@ -186,18 +195,11 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
 
     def _blas_threads(self, n_rows: int):
         """Hold BLAS to one thread where the matrices are too small to share."""
-        try:
-            from ._threads import blas_threads_for
-        except ImportError:  # pragma: no cover - until the module lands
-            import contextlib
-
-            return contextlib.nullcontext()
-        return blas_threads_for(self._units(), min(n_rows, self._batch_rows(n_rows)))
-
-    def _batch_rows(self, n_rows: int) -> int:
-        if self.solver == "lbfgs" or self.batch_size == "auto":
-            return n_rows if self.solver == "lbfgs" else min(200, n_rows)
-        return min(self.batch_size, n_rows)
+        if self.solver == "lbfgs":
+            rows = n_rows  # every evaluation is on the whole data set
+        else:
+            rows = min(200 if self.batch_size == "auto" else self.batch_size, n_rows)
+        return blas_threads_for(self._units(), rows)
 
     def _prepare(self, X, y, sample_weight, incremental, classes, validation):
         """Validate everything, then set up the network (new or current).
@@ -229,9 +231,7 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
         X = as_training_dtype(X, dtype)  # the one copy of X that fit makes
         if sp.issparse(X):
             X = X.tocsr()  # batches are rows
-        y, T, targets = self._encode_targets(
-            y, incremental, first_pass, classes, dtype
-        )
+        y, T, targets = self._encode_targets(y, incremental, first_pass, classes, dtype)
         if sample_weight is not None:
             # rejects a wrong length, negative values and all zeros
             sample_weight = _check_sample_weight(
@@ -434,6 +434,12 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
     def _check_activation(self) -> None:
         if not isinstance(self.activation, str):
             check_activation(self.activation)
+        if self.solver == "lbfgs" and np.any(np.asarray(self.dropout) > 0):
+            # L-BFGS needs one deterministic objective for its line searches
+            raise ValueError(
+                "dropout is not supported with solver='lbfgs': use 'adam' or "
+                f"'sgd', or dropout=0 (got dropout={self.dropout!r})."
+            )
 
     def _check_dropout(self, n_hidden: int):
         """Per-hidden-layer dropout rates, or None when there is no dropout."""
@@ -527,7 +533,6 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
             out[rows] = Z
         return out
 
-    @available_if(_has_hidden_layer)
     def transform(self, X):
         """The last hidden layer's activations: the network as a feature extractor.
 
@@ -540,6 +545,7 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
         X_new : ndarray of shape (n_samples, hidden_layer_sizes[-1])
         """
         check_is_fitted(self)
+        _has_hidden_layer(self)
         X = validate_data(self, X, accept_sparse=["csr"], dtype="numeric", reset=False)
         dtype = np.asarray(self.coefs_[0]).dtype
         coefs = [np.asarray(W, dtype=dtype) for W in self.coefs_[:-1]]

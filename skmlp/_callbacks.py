@@ -54,7 +54,8 @@ class EpochTasks:
         state = {
             key: copy.deepcopy(value)
             for key, value in vars(est).items()
-            if key.endswith("_") and not key.startswith("__")
+            if key.endswith("_")
+            and not key.startswith("__")
             or key in ("_optimizer", "_rng", "_no_improvement_count")
         }
         for key in CALLBACK_ATTRIBUTES:

@@ -13,8 +13,8 @@ from scipy.special import log_expit, log_softmax
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import (
     _check_partial_fit_first_call,
@@ -161,13 +161,15 @@ class NumpyMLPClassifier(ClassifierMixin, BaseMLP):
     max_fun : int, default=15000
         Maximum number of loss evaluations of ``solver="lbfgs"``.
 
-    class_weight : dict, "balanced" or None, default=None
+    class_weight : dict, list of dict, "balanced" or None, default=None
         Weights of the classes (not in scikit-learn's MLP), as in
         :class:`~sklearn.linear_model.LogisticRegression`: each sample's
         weight is multiplied by its class's (so a dict is the same as the
         matching ``sample_weight``, and combines with a given one by
         product). ``"balanced"`` weighs classes by ``n_samples / (n_classes
-        * count)``. Not supported for multilabel targets (ValueError).
+        * count)``. For multilabel targets, ``"balanced"`` or a list of one
+        dict per label: a sample's weight is the product of its weights over
+        the labels (scikit-learn's ``compute_sample_weight`` convention).
 
     dropout : float or array-like of float, default=0.0
         Dropout rate of every hidden layer, or one rate per hidden layer
@@ -247,7 +249,7 @@ class NumpyMLPClassifier(ClassifierMixin, BaseMLP):
 
     _parameter_constraints: dict = {
         **BaseMLP._parameter_constraints,
-        "class_weight": [dict, StrOptions({"balanced"}), None],
+        "class_weight": [dict, list, StrOptions({"balanced"}), None],
     }
     _y_numeric = False
     _stratify = True
@@ -349,11 +351,9 @@ class NumpyMLPClassifier(ClassifierMixin, BaseMLP):
     def _weight_samples(self, y, sample_weight, dtype, labels):
         if self.class_weight is None:
             return sample_weight
-        if labels.binarizer.y_type_ == "multilabel-indicator":
-            raise ValueError(
-                "class_weight is not supported for multilabel targets: pass "
-                "sample_weight instead."
-            )
+        # For multilabel targets ("balanced", or one dict per label) a
+        # sample's weight is the product of its weights over the labels, as
+        # scikit-learn's compute_sample_weight defines for multi-output y.
         class_weights = compute_sample_weight(self.class_weight, y).astype(dtype)
         if sample_weight is None:
             return class_weights
@@ -384,7 +384,9 @@ class NumpyMLPClassifier(ClassifierMixin, BaseMLP):
     def _output_metrics(self, P, y, sample_weight) -> dict:
         y_pred = self._label_binarizer.inverse_transform(P, threshold=0.5)
         return {
-            "val_accuracy": float(accuracy_score(y, y_pred, sample_weight=sample_weight))
+            "val_accuracy": float(
+                accuracy_score(y, y_pred, sample_weight=sample_weight)
+            )
         }
 
     # ------------------------------------------------------------------
@@ -410,6 +412,9 @@ class NumpyMLPClassifier(ClassifierMixin, BaseMLP):
             # strictly inside (0, 1), even where float32 rounds expit to 1
             eps = np.finfo(P.dtype).eps
             np.clip(P, eps, 1 - eps, out=P)
+        else:
+            # never exactly 0, so that log(predict_proba) stays finite
+            np.maximum(P, np.finfo(P.dtype).tiny, out=P)
         if self.n_outputs_ == 1:  # binary: P is the probability of classes_[1]
             return np.hstack([1 - P, P])
         return P
@@ -419,7 +424,9 @@ class NumpyMLPClassifier(ClassifierMixin, BaseMLP):
 
         Computed as log-softmax (or log-sigmoid) of the output layer's
         pre-activations, so that it stays finite where a probability rounds
-        to 0.
+        to 0, within the same bounds as :meth:`predict_proba` (no probability
+        below the smallest normal float, nor, for logistic outputs, closer to
+        0 or 1 than the float's epsilon).
 
         Parameters
         ----------
@@ -432,10 +439,15 @@ class NumpyMLPClassifier(ClassifierMixin, BaseMLP):
         check_is_fitted(self)
         Z = self._forward(X, apply_output=False)
         if self.out_activation_ == "softmax":
-            return log_softmax(Z, axis=1)
+            # bounded below like predict_proba, so log(predict_proba) agrees
+            log_p = log_softmax(Z, axis=1)
+            return np.maximum(log_p, np.log(np.finfo(log_p.dtype).tiny), out=log_p)
+        log_p = log_expit(Z)
         if self.n_outputs_ == 1:  # log(1 - sigmoid(z)) = log_sigmoid(-z)
-            return np.hstack([log_expit(-Z), log_expit(Z)])
-        return log_expit(Z)
+            log_p = np.hstack([log_expit(-Z), log_p])
+        # the same bounds as predict_proba's, so log(predict_proba) agrees
+        eps = np.finfo(log_p.dtype).eps
+        return np.clip(log_p, np.log(eps), np.log1p(-eps), out=log_p)
 
     def predict(self, X):
         """Predict class labels (or label indicators, for multilabel).

@@ -127,4 +127,3 @@ def row_chunks(n_samples: int, units: list[int], itemsize: int) -> Iterator[slic
     row_bytes = sum(units) * itemsize
     chunk = get_chunk_n_rows(row_bytes, max_n_rows=n_samples)
     return gen_batches(n_samples, max(chunk, 1))
-

@@ -202,3 +202,8 @@ t_, n_layers_
         if y_pred.shape[1] == 1:
             return y_pred.ravel()
         return y_pred
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags

@@ -186,9 +186,14 @@ def fit_stochastic(est, data: TrainingData, incremental: bool, tasks) -> None:
             tasks.begin_epoch()
             order = est._rng.permutation(order_all) if est.shuffle else order_all
             batches = minibatches(
-                X, T, sample_weight, order, batch_size, not est.shuffle,
+                X,
+                T,
+                sample_weight,
+                order,
+                batch_size,
+                not est.shuffle,
                 ws.activations[0],
-            )  # fmt: skip
+            )
             try:
                 epoch = train_epoch(est, batches, ws, interrupt)
             except KeyboardInterrupt:
