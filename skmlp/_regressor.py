@@ -15,6 +15,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseMLP, _has_stochastic_solver
+from ._docs import fill
 
 
 class _Targets:
@@ -30,6 +31,7 @@ class _Targets:
         return self.estimator._check_targets(y_val, self.dtype)
 
 
+@fill
 class NumpyMLPRegressor(RegressorMixin, BaseMLP):
     """Multilayer perceptron regressor with hand-written backpropagation.
 
@@ -47,13 +49,7 @@ class NumpyMLPRegressor(RegressorMixin, BaseMLP):
         for counts and other non-negative targets, loss ``p - t log p`` plus
         the constant that makes it 0 at a perfect fit, as in scikit-learn.
 
-    hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate, \
-learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, \
-warm_start, momentum, nesterovs_momentum, early_stopping, validation_fraction, \
-beta_1, beta_2, epsilon, n_iter_no_change, max_fun, dropout, dtype
-        As in :class:`~skmlp.NumpyMLPClassifier`; early stopping scores the
-        validation set with R^2 (as scikit-learn) unless ``scoring`` says
-        otherwise.
+    {shared parameters}
 
     scoring : None, "loss", str or callable, default=None
         What early stopping watches: None is R^2, ``"loss"`` the validation
@@ -62,10 +58,7 @@ beta_1, beta_2, epsilon, n_iter_no_change, max_fun, dropout, dtype
 
     Attributes
     ----------
-    n_features_in_, feature_names_in_, coefs_, intercepts_, loss_, \
-best_loss_, loss_curve_, validation_scores_, best_validation_score_, n_iter_, \
-t_, n_layers_
-        As in :class:`~skmlp.NumpyMLPClassifier`.
+    {shared attributes}
     history_ : dict of lists
         Per epoch: ``"loss"``, ``"val_loss"``, ``"val_r2"`` and
         ``"val_score"`` (with a validation set), ``"learning_rate"``,
@@ -80,8 +73,8 @@ t_, n_layers_
     >>> from sklearn.datasets import make_friedman1
     >>> from skmlp import NumpyMLPRegressor
     >>> X, y = make_friedman1(n_samples=500, random_state=0)
-    >>> reg = NumpyMLPRegressor((50,), solver="lbfgs", random_state=0).fit(X, y)
-    >>> reg.score(X, y) > 0.9
+    >>> reg = NumpyMLPRegressor(hidden_layer_sizes=(50,), solver="lbfgs", random_state=0)
+    >>> reg.fit(X, y).score(X, y) > 0.9
     True
     """
 
