@@ -73,7 +73,7 @@ class NumpyMLPRegressor(RegressorMixin, BaseMLP):
     >>> from sklearn.datasets import make_friedman1
     >>> from skmlp import NumpyMLPRegressor
     >>> X, y = make_friedman1(n_samples=500, random_state=0)
-    >>> reg = NumpyMLPRegressor(hidden_layer_sizes=(50,), solver="lbfgs", random_state=0)
+    >>> reg = NumpyMLPRegressor(hidden_layer_sizes=(50,), solver="lbfgs")
     >>> reg.fit(X, y).score(X, y) > 0.9
     True
     """
