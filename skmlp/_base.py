@@ -50,6 +50,13 @@ class TrainingInterrupted(KeyboardInterrupt):
     """Ctrl-C stopped training; the model keeps what it had learned."""
 
 
+def _check_some_weight(sample_weight: np.ndarray) -> None:
+    # scikit-learn >= 1.7 refuses all-zero weights in _check_sample_weight;
+    # older versions do not, and a loss divided by a weight sum of 0 is NaN
+    if not sample_weight.any():
+        raise ValueError("Sample weights must contain at least one non-zero number.")
+
+
 def _has_stochastic_solver(estimator) -> bool:
     if estimator.solver == "lbfgs":
         raise AttributeError(
@@ -237,6 +244,7 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=dtype, ensure_non_negative=True
             )
+            _check_some_weight(sample_weight)
         sample_weight = self._weight_samples(y, sample_weight, dtype, targets)
         val = self._prepare_validation(validation, targets, dtype)
         units = [X.shape[1], *hidden, T.shape[1]]
@@ -324,6 +332,7 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
             sw_val = _check_sample_weight(
                 sw_val, X_val, dtype=dtype, ensure_non_negative=True
             )
+            _check_some_weight(sw_val)
         return X_val, T_val, y_val, sw_val
 
     # ------------------------------------------------------------------
@@ -592,43 +601,73 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
     # ------------------------------------------------------------------
 
     def _snapshot(self) -> dict:
-        """What a failed call restores: copies of everything training changes.
+        """What a failed call needs to put the model back as it was.
 
-        Plain values and arrays that training only replaces are shared;
-        the parameters, the optimizer's state and the growing records are
-        copied (the rest of a deep copy would only cost time).
+        Everything is validated before the model changes, so only training
+        itself can fail half-way (an error in a callback, a custom
+        activation, a scorer, memory). Objects that a call replaces (a new
+        fit's weights, a warm fit's optimizer) need no copy: the snapshot
+        keeps the old ones. What training changes in place is saved cheaply:
+        the parameters and the optimizer's state are copied into buffers
+        allocated once per model, the growing records by their lengths, the
+        random generator by its state. A deep copy of the whole model cost a
+        one-batch ``partial_fit`` a third of its time.
         """
         state = {k: v for k, v in self.__dict__.items() if k not in CALLBACK_ATTRIBUTES}
-        if state.get("_params") is not None:
-            state["_params"] = self._params.copy()
-            state["coefs_"], state["intercepts_"] = self.coefs_, self.intercepts_
-        for key in ("_optimizer", "history_", "loss_curve_", "validation_scores_"):
-            if state.get(key) is not None:
-                state[key] = copy.deepcopy(state[key])
-        if "_rng" in state:
-            state["_rng"] = copy.deepcopy(self._rng)
-        return state
+        if getattr(self, "_params", None) is None:
+            return {"dict": state}
+        in_place = {"_params": self._params}
+        optimizer = self._optimizer
+        if optimizer is not None:
+            for name, value in vars(optimizer).items():
+                if isinstance(value, np.ndarray) and not name.startswith("_"):
+                    in_place[f"_optimizer.{name}"] = value
+        backup = self.__dict__.setdefault("_backup", {})
+        for key, array in in_place.items():
+            if key not in backup or backup[key].shape != array.shape:
+                backup[key] = np.empty_like(array)
+            np.copyto(backup[key], array)
+        records = {"loss_curve_": self.loss_curve_}
+        records.update({f"history_.{k}": v for k, v in self.history_.items()})
+        if self.validation_scores_ is not None:
+            records["validation_scores_"] = self.validation_scores_
+        return {
+            "dict": state,
+            "arrays": in_place,
+            "optimizer": copy.copy(optimizer),  # its scalars: steps, rate
+            "lengths": {key: (lst, len(lst)) for key, lst in records.items()},
+            "rng": self._rng.get_state(),
+        }
 
     def _restore(self, snapshot: dict) -> None:
         live = {k: v for k, v in self.__dict__.items() if k in CALLBACK_ATTRIBUTES}
-        params = snapshot.get("_params")
-        coefs = snapshot.get("coefs_")
+        backup = self.__dict__.get("_backup")
         self.__dict__.clear()
-        self.__dict__.update(snapshot)
+        self.__dict__.update(snapshot["dict"])
         self.__dict__.update(live)
-        if params is not None:
-            intercepts = snapshot["intercepts_"]
-            if _parameters.is_linked(coefs[0].base, coefs, intercepts):
-                np.copyto(coefs[0].base, params)  # the old views, old values
-                self._params = coefs[0].base
-            else:
-                self.coefs_, self.intercepts_ = coefs, intercepts
-                self._link_parameters()
+        if "arrays" not in snapshot:
+            return
+        # the objects of the snapshot, with the contents they had
+        self._backup = backup
+        for key, array in snapshot["arrays"].items():
+            np.copyto(array, backup[key])
+        if self._optimizer is not None:
+            arrays = {k: v for k, v in vars(self._optimizer).items()}
+            vars(self._optimizer).update(vars(snapshot["optimizer"]))
+            vars(self._optimizer).update(
+                {k: v for k, v in arrays.items() if isinstance(v, np.ndarray)}
+            )
+        for records, length in snapshot["lengths"].values():
+            del records[length:]
+        self._rng.set_state(snapshot["rng"])
+        if not self._parameters_linked():
+            self._link_parameters()
 
     def __getstate__(self):
         # a copy: on Python 3.11+ object.__getstate__ returns the live __dict__
         state = dict(super().__getstate__())
         state.pop("_params", None)  # coefs_ and intercepts_ hold the same values
+        state.pop("_backup", None)  # scratch space for failed calls
         state["_skmlp_version"] = __version__
         return state
 

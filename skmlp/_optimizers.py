@@ -21,7 +21,26 @@ import scipy.optimize
 # made a whole epoch over 10x slower.
 
 
-class SGD:
+class _Scratch:
+    """Optimizers keep a scratch vector for their passes; pickles leave it out.
+
+    It holds nothing between steps, so a pickle (or a snapshot compared byte
+    for byte) has no need of it; it is allocated again on loading.
+    """
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.pop("_scratch", None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if "_scratch" not in state:
+            like = state["velocity"] if "velocity" in state else state["m"]
+            self._scratch = np.empty_like(like)
+
+
+class SGD(_Scratch):
     """Stochastic gradient descent with momentum and learning-rate schedules.
 
     One step, with velocity ``v``, momentum ``mu`` and learning rate ``lr``::
@@ -126,7 +145,7 @@ class SGD:
         return False
 
 
-class Adam:
+class Adam(_Scratch):
     """Adam (Kingma & Ba, 2014), with bias-corrected moment estimates.
 
     One step, at step number ``t``::
@@ -171,7 +190,7 @@ class Adam:
             state["m"] = state["m"] / (1 - state["beta_1"])
             state["v"] = state["v"] / (1 - state["beta_2"])
             state["moments_scaled"] = True
-        self.__dict__.update(state)
+        super().__setstate__(state)
 
     def step(self, params: np.ndarray, grad: np.ndarray) -> None:
         """Update ``params`` in place with the gradient ``grad``."""
