@@ -111,23 +111,29 @@ class EarlyStopping:
 
 
 def train_epoch(est, batches, ws, interrupt) -> EpochResult:
-    """One pass of forward, backward and update over the batches."""
+    """One pass of forward, backward and update over the batches.
+
+    ``batches`` yields each minibatch already gathered into the workspace's
+    buffers (see :func:`skmlp._data.minibatches`): ``X_b`` (n, n_features),
+    ``T_b`` (n, n_outputs) and ``sw_b`` (n,) or None.
+    """
     units, params, optimizer = est._units(), est._params, est._optimizer
-    rates = est._dropout_rates()
+    activation, rates = est._activation_function(), est._dropout_rates()
     result = EpochResult()
     for k, (X_b, T_b, sw_b) in enumerate(batches):
         if sw_b is not None and not sw_b.any():
             continue  # rows of weight zero carry no data: no step to take
-        masks = None
+        masks = None  # one dropout mask (n, units[l]) per hidden layer
         if rates is not None:
             masks = _network.draw_dropout_masks(est._rng, X_b.shape[0], rates, ws)
-        loss = _network.loss_and_gradient(  # forward, loss and backward
+        # forward, loss and backward: the gradient lands in ws.grad
+        loss = _network.loss_and_gradient(
             params,
             units,
             X_b,
             T_b,
             sw_b,
-            est._activation_function(),
+            activation,
             est.out_activation_,
             est.alpha,
             ws,
@@ -136,12 +142,13 @@ def train_epoch(est, batches, ws, interrupt) -> EpochResult:
         if not math.isfinite(loss):
             result.diverged_at = k
             return result
+        optimizer.step(params, ws.grad)  # the update, in place
         weight = X_b.shape[0] if sw_b is None else float(sw_b.sum())
         result.loss_sum += loss * weight
         result.weight_sum += weight
-        result.score_sum += est._batch_score(ws.activations[-1][: len(T_b)], T_b)
+        outputs = ws.activations[-1][: len(T_b)]  # (n, n_outputs)
+        result.score_sum += est._batch_score(outputs, T_b)
         result.n_rows += X_b.shape[0]
-        optimizer.step(params, ws.grad)
         if interrupt.raised:
             result.interrupted = True
             break
