@@ -213,3 +213,14 @@ def test_skops_trusts_only_skmlp_types(friedman, tmp_path):
     }
     loaded = sio.load(path, trusted=untrusted)
     np.testing.assert_array_equal(loaded.predict(X), reg.predict(X))
+
+
+def test_callbacks_see_each_epoch(friedman):
+    callback = pytest.importorskip("sklearn.callback")  # scikit-learn >= 1.9
+    X, y = friedman
+    monitor = callback.ScoringMonitor(scoring="r2")
+    reg = NumpyMLPRegressor(hidden_layer_sizes=(8,), max_iter=4, random_state=0)
+    reg.set_callbacks(monitor).fit(X, y)
+    epochs = [r for r in monitor.get_logs().data if r["task_name"] == "epoch"]
+    assert len(epochs) == 4
+    assert epochs[-1]["r2"] == pytest.approx(reg.score(X, y))
