@@ -132,12 +132,13 @@ def test_poisson(friedman, seed):
     y = rng.poisson(rate)
     kw = dict(solver="lbfgs", alpha=1.0, max_iter=500, random_state=seed)
     reg = NumpyMLPRegressor("poisson", (20,), **kw).fit(X, y)
-    theirs = MLPRegressor("poisson", (20,), **kw).fit(X, y)
     assert reg.out_activation_ == "exp"
     assert (reg.predict(X) > 0).all()
     ours_corr = np.corrcoef(reg.predict(X), rate)[0, 1]
     assert ours_corr > 0.95  # measured 0.97-0.98 for seeds 0-2, as scikit-learn's
-    assert ours_corr > np.corrcoef(theirs.predict(X), rate)[0, 1] - 0.02
+    if "loss" in MLPRegressor().get_params():  # scikit-learn >= 1.7
+        theirs = MLPRegressor("poisson", (20,), **kw).fit(X, y)
+        assert ours_corr > np.corrcoef(theirs.predict(X), rate)[0, 1] - 0.02
     with pytest.raises(ValueError, match="negative which is not allowed for Poisson"):
         NumpyMLPRegressor("poisson").fit(X, y - 1.0)
 
