@@ -97,6 +97,36 @@ def test_train_mnist_reduced(tmp_path):
     assert (out / "mnist_pipeline.joblib").is_file()
 
 
+def test_train_mnist_plain_and_dropout(tmp_path):
+    # The plain run (images as they are, no dropout) and a run with dropout
+    # both train and report; the plain one says so.
+    common = ("--n-train", "1000", "--n-test", "200", "--epochs", "1")
+    common += ("--hidden", "16", "--threads", "1")
+    plain = run_example(
+        "train_mnist.py",
+        *common,
+        "--no-augmentation",
+        "--dropout",
+        "0",
+        "--output-dir",
+        str(tmp_path / "plain"),
+        cwd=tmp_path,
+    )
+    assert "dropout 0.0, float32), images as they are" in plain, plain
+    assert LAST_LINE.fullmatch(last_line(plain)), plain
+    dropped = run_example(
+        "train_mnist.py",
+        *common,
+        "--dropout",
+        "0.3",
+        "--output-dir",
+        str(tmp_path / "dropout"),
+        cwd=tmp_path,
+    )
+    assert "dropout 0.3, float32), images distorted anew each epoch" in dropped
+    assert LAST_LINE.fullmatch(last_line(dropped)), dropped
+
+
 def load_example(name: str):
     """Import ``examples/<name>`` as a module (its main() does not run)."""
     spec = importlib.util.spec_from_file_location(name[:-3], EXAMPLES / name)
@@ -105,27 +135,122 @@ def load_example(name: str):
     return module
 
 
-def test_train_mnist_shift_images():
-    shift_images = load_example("train_mnist.py").shift_images
+class LargestDraws:
+    """Stands in for a Generator: every ``uniform(low, high, size)`` is high."""
+
+    def uniform(self, low, high, size):
+        return np.full(size, high, dtype=float)
+
+
+@pytest.fixture(scope="module")
+def distort_images():
+    return load_example("train_mnist.py").distort_images
+
+
+def test_train_mnist_distort_nothing(distort_images):
+    X = np.random.default_rng(0).integers(0, 256, size=(10, 784), dtype=np.uint8)
+    still = dict(max_shift=0, max_rotation=0, max_scale=0, max_shear=0, elastic=0)
+    assert distort_images(X, np.random.default_rng(0), **still) is X
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+def test_train_mnist_distort_exact_maps(distort_images, dtype):
+    # Maps that move pixel centres onto pixel centres are exact: the bilinear
+    # weights are 0 and 1, and what comes from outside the image is 0.
     rng = np.random.default_rng(0)
-    X = rng.integers(1, 256, size=(500, 784), dtype=np.uint8)  # no zero pixel
-    shifted = shift_images(X, 2, rng)
-    assert shifted.shape == X.shape and shifted.dtype == X.dtype
-    assert shift_images(X, 0, rng) is X  # no augmentation: the images as they are
-    images, moved = X.reshape(-1, 28, 28), shifted.reshape(-1, 28, 28)
-    offsets = set()
-    for image, result in zip(images, moved):
-        # The image moved by (dy, dx): the rows and columns it left are 0.
-        dy = int((result[:, 14] == 0).sum()) * (1 if result[0, 14] == 0 else -1)
-        dx = int((result[14, :] == 0).sum()) * (1 if result[14, 0] == 0 else -1)
-        assert max(abs(dy), abs(dx)) <= 2
-        expected = np.zeros_like(image)
-        expected[max(dy, 0) : 28 + min(dy, 0), max(dx, 0) : 28 + min(dx, 0)] = image[
-            max(-dy, 0) : 28 - max(dy, 0), max(-dx, 0) : 28 - max(dx, 0)
-        ]
-        np.testing.assert_array_equal(result, expected)
-        offsets.add((dy, dx))
-    assert len(offsets) == 25  # every offset of -2..2 x -2..2 occurs
+    X = rng.integers(1, 256, size=(7, 784)).astype(dtype)  # no 0 pixel
+    images = X.reshape(-1, 28, 28)
+    still = dict(max_shift=0, max_rotation=0, max_scale=0, max_shear=0, elastic=0)
+
+    moved = distort_images(X, LargestDraws(), **{**still, "max_shift": 2})
+    assert moved.shape == X.shape and moved.dtype == X.dtype
+    expected = np.zeros_like(images)
+    expected[:, 2:, 2:] = images[:, :-2, :-2]  # down 2 rows, right 2 columns
+    np.testing.assert_array_equal(moved.reshape(-1, 28, 28), expected)
+
+    turned = distort_images(X, LargestDraws(), **{**still, "max_rotation": 90})
+    # A quarter turn about the centre (13.5, 13.5) maps the grid onto itself.
+    np.testing.assert_array_equal(
+        turned.reshape(-1, 28, 28), np.rot90(images, k=-1, axes=(1, 2))
+    )
+
+
+def bilinear(image, q_row, q_col):
+    """The image's value at (q_row, q_col), one pixel at a time; 0 outside."""
+    r0, c0 = int(np.floor(q_row)), int(np.floor(q_col))
+    value = 0.0
+    for r, weight_r in ((r0, 1 - (q_row - r0)), (r0 + 1, q_row - r0)):
+        for c, weight_c in ((c0, 1 - (q_col - c0)), (c0 + 1, q_col - c0)):
+            if 0 <= r < 28 and 0 <= c < 28:
+                value += weight_r * weight_c * float(image[r, c])
+    return value
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+def test_train_mnist_distort_all_at_once(distort_images, dtype):
+    # Shift, rotation, zoom and shear together against the textbook formula:
+    # output pixel p reads the input at q = A (p - centre) + centre - shift.
+    X = np.random.default_rng(1).integers(0, 256, size=(3, 784)).astype(dtype)
+    distorted = distort_images(
+        X,
+        LargestDraws(),
+        max_shift=1.5,
+        max_rotation=30,
+        max_scale=0.2,
+        max_shear=0.3,
+        elastic=0,
+    ).reshape(-1, 28, 28)
+    angle, zoom, shear, shift = np.deg2rad(30), 1.2, 0.3, 1.5
+    rotation = np.array(
+        [[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]]
+    )
+    A = rotation / zoom @ np.array([[1, shear], [0, 1]])
+    centre = 13.5
+    for image, result in zip(X.reshape(-1, 28, 28), distorted):
+        expected = np.empty((28, 28))
+        for r in range(28):
+            for c in range(28):
+                q_row, q_col = A @ [r - centre, c - centre] + centre - shift
+                expected[r, c] = bilinear(image, q_row, q_col)
+        # float32 arithmetic on values up to 255; uint8 is rounded.
+        atol = 0.5 + 1e-3 if dtype == np.uint8 else 1e-3
+        np.testing.assert_allclose(result, expected, rtol=0, atol=atol)
+
+
+def test_train_mnist_distort_elastic(distort_images):
+    # Bilinear interpolation is exact on a ramp: an image whose pixels hold
+    # their own row number comes out holding the row each output pixel read,
+    # r + d_row(p), away from the border. So the displacement can be read off.
+    ramp = np.repeat(np.arange(28.0, dtype=np.float32), 28)[None] + 100.0
+    X = np.repeat(ramp, 4000, axis=0)  # (4000, 784), one map each
+    still = dict(max_shift=0, max_rotation=0, max_scale=0, max_shear=0)
+    rng = np.random.default_rng(0)
+    out = distort_images(X, rng, **still, elastic=1.5).reshape(-1, 28, 28)
+    d_row = out - ramp.reshape(28, 28)  # (4000, 28, 28)
+    inside = d_row[:, 6:-6, 6:-6]  # 4.5 pixels of margin at least
+    assert np.sqrt(np.mean(inside**2)) == pytest.approx(1.5, rel=0.15)
+    # Smooth: neighbouring pixels move nearly together.
+    step = np.abs(np.diff(inside, axis=2))
+    assert step.mean() < 0.15 * np.abs(inside).mean()
+    # Independent maps: the displacements of two images are uncorrelated.
+    first, second = inside[::2].ravel(), inside[1::2].ravel()
+    assert abs(np.corrcoef(first, second)[0, 1]) < 0.1
+
+
+def test_train_mnist_distort_random(distort_images):
+    # With a real generator every image gets its own map, anew at each call.
+    X = (
+        load_example("train_mnist.py")
+        .load_mnist(MNIST_DIR, return_bunch=True)
+        .X_train[:200]
+    )
+    rng = np.random.default_rng(0)
+    first, second = distort_images(X, rng), distort_images(X, rng)
+    assert first.dtype == X.dtype and first.shape == X.shape
+    assert not np.array_equal(first, second)  # new maps at each call
+    assert (first != X).any(axis=1).all()  # every image moved
+    again = distort_images(X, np.random.default_rng(0))
+    np.testing.assert_array_equal(again, first)  # reproducible from a seed
 
 
 def test_train_mnist_help(tmp_path):
@@ -136,7 +261,9 @@ def test_train_mnist_help(tmp_path):
         text=True,
         check=True,
     )
-    for option in ("--data-dir", "--epochs", "--hidden", "--output-dir", "--seed"):
+    options = ("--data-dir", "--epochs", "--hidden", "--output-dir", "--seed")
+    options += ("--dropout", "--max-shift", "--max-rotation", "--elastic")
+    for option in options + ("--no-augmentation", "--threads"):
         assert option in result.stdout
 
 
