@@ -172,10 +172,12 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
         # the exception: training stops after a whole batch and the model
         # keeps what it learned, and the interrupt goes on to the caller.
         snapshot = self._snapshot()
+        training = False
         try:
             data, first_pass = self._prepare(
                 X, y, sample_weight, incremental, classes, validation
             )
+            training = True
             lbfgs = self.solver == "lbfgs"
             # subtasks: epochs, or lbfgs iterations plus one scipy never runs
             n_tasks = (
@@ -191,7 +193,7 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
             finally:
                 tasks.close()
         except KeyboardInterrupt as interrupt:
-            if not hasattr(self, "coefs_") or not hasattr(self, "n_iter_"):
+            if not training:
                 self._restore(snapshot)  # interrupted before training began
                 raise
             raise TrainingInterrupted(*interrupt.args) from None
@@ -286,18 +288,14 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
                 UserWarning,
             )
             return data
-        return TrainingData(
-            data.X[train_idx],
-            data.y[train_idx],
-            data.T[train_idx],
-            None if sw is None else sw[train_idx],
-            validation=(
-                data.X[val_idx],
-                data.T[val_idx],
-                data.y[val_idx],
-                None if sw is None else sw[val_idx],
-            ),
+        data.rows = train_idx  # batches gather from X: no copy of X
+        data.validation = (
+            data.X[val_idx],
+            data.T[val_idx],
+            data.y[val_idx],
+            None if sw is None else sw[val_idx],
         )
+        return data
 
     def _prepare_validation(self, validation, targets, dtype):
         """Check an explicit validation set; return it ready to score, or None."""

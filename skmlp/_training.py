@@ -35,6 +35,8 @@ class TrainingData:
 
     ``T`` is the target matrix the loss compares the outputs with (one-hot
     rows, label indicators, or the regression targets as columns).
+    ``rows`` are the indices of the rows that train (None: all of them):
+    held-out rows stay in X rather than X being copied without them.
     ``validation`` is ``(X, T, y, sample_weight)`` of the rows that early
     stopping (and ``history_``) scores the model on, or None.
     """
@@ -44,6 +46,7 @@ class TrainingData:
     T: np.ndarray
     sample_weight: np.ndarray | None
     validation: tuple | None = None
+    rows: np.ndarray | None = None
 
 
 @dataclass
@@ -166,8 +169,8 @@ def fit_stochastic(est, data: TrainingData, incremental: bool, tasks) -> None:
         est._optimizer_epochs = 0  # schedules count their own epochs
     params = est._params
     X, T, sample_weight = data.X, data.T, data.sample_weight
-    n_samples = X.shape[0]
-    order_all = np.arange(n_samples)
+    order_all = np.arange(X.shape[0]) if data.rows is None else data.rows
+    n_samples = len(order_all)
     batch_size = batch_size_for(est.batch_size, n_samples)
     ws = est._workspace(batch_size)
     stopping = EarlyStopping(
@@ -198,7 +201,7 @@ def fit_stochastic(est, data: TrainingData, incremental: bool, tasks) -> None:
                 sample_weight,
                 order,
                 batch_size,
-                not est.shuffle,
+                not est.shuffle and data.rows is None,
                 ws.activations[0],
             )
             try:

@@ -50,6 +50,22 @@ def test_fit_makes_one_float32_copy_of_X(pixels):
     assert copy <= peak < copy + 8, peak
 
 
+def test_early_stopping_copies_only_the_validation_rows(pixels):
+    X, y = pixels
+
+    def fit_early_stopping():
+        clf = NumpyMLPClassifier(
+            (64,), early_stopping=True, batch_size=128, max_iter=1, random_state=0
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return clf.fit(X, y)
+
+    copy = X.size * 4 / MB  # 18 MB; the held-out 10% add 1.8 MB
+    peak = traced_peak(fit_early_stopping)
+    assert copy <= peak < copy + 8, peak
+
+
 def test_epochs_allocate_nothing_new(pixels):
     X, y = pixels
     one, four = traced_peak(fit, X, y, 1), traced_peak(fit, X, y, 3)
