@@ -221,16 +221,7 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
         rates = self._check_dropout(len(hidden))
         fitted = hasattr(self, "coefs_")
         first_pass = not fitted or (not self.warm_start and not incremental)
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse=["csr", "csc"],
-            multi_output=True,
-            dtype="numeric",
-            y_numeric=self._y_numeric,
-            reset=first_pass,
-        )
+        X, y = self._validate_Xy(X, y, reset=first_pass)
         if incremental:
             self._check_partial_fit_classes(y, classes)
         if first_pass:
@@ -238,8 +229,6 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
         else:
             dtype = self._fitted_dtype()
         X = as_training_dtype(X, dtype)  # the one copy of X that fit makes
-        if sp.issparse(X):
-            X = X.tocsr()  # batches are rows
         y, T, targets = self._encode_targets(y, incremental, first_pass, classes, dtype)
         if sample_weight is not None:
             # rejects a wrong length, negative values and all zeros
@@ -269,6 +258,20 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
         elif self.early_stopping and not incremental and self.solver != "lbfgs":
             data = self._split_validation(data)
         return data, first_pass
+
+    def _validate_Xy(self, X, y, reset: bool):
+        """scikit-learn's checks of X and y; X in CSR if sparse (batches are rows)."""
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=["csr", "csc"],
+            multi_output=True,
+            dtype="numeric",
+            y_numeric=self._y_numeric,
+            reset=reset,
+        )
+        return (X.tocsr() if sp.issparse(X) else X), y
 
     def _split_validation(self, data: TrainingData) -> TrainingData:
         """Hold out ``validation_fraction`` of the rows for early stopping."""
@@ -312,19 +315,8 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
                 f"X_val={'None' if X_val is None else 'an array'} and "
                 f"y_val={'None' if y_val is None else 'an array'}."
             )
-        X_val, y_val = validate_data(
-            self,
-            X_val,
-            y_val,
-            accept_sparse=["csr", "csc"],
-            multi_output=True,
-            dtype="numeric",
-            y_numeric=self._y_numeric,
-            reset=False,
-        )
+        X_val, y_val = self._validate_Xy(X_val, y_val, reset=False)
         X_val = as_training_dtype(X_val, dtype)
-        if sp.issparse(X_val):
-            X_val = X_val.tocsr()
         y_val, T_val = targets.encode_validation(y_val)
         if sw_val is not None:
             sw_val = _check_sample_weight(
