@@ -245,9 +245,14 @@ def fit_stochastic(est, data: TrainingData, incremental: bool, tasks) -> None:
     if not incremental:
         stopping.restore_best(params)  # with early stopping: the best epoch's
     if interrupted:
+        kept = (
+            "the best epoch's weights"
+            if stopping.on_validation and np.isfinite(est.best_validation_score_)
+            else "the weights of the last whole batch"
+        )
         raise KeyboardInterrupt(
             f"Training interrupted by user after {est.n_iter_} whole epochs; the "
-            "model keeps the weights of the last whole batch."
+            f"model keeps {kept}."
         )
 
 

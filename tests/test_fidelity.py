@@ -279,6 +279,27 @@ def test_ctrl_c_reaches_the_caller_and_keeps_the_batches(digits, monkeypatch, pr
     clf.partial_fit(X, y)
 
 
+def test_ctrl_c_with_early_stopping_keeps_the_best_epoch(digits, monkeypatch):
+    _needs_default_sigint()
+    X, y = digits
+    original_step = SGD.step
+
+    def step_then_ctrl_c(self, params, grad):
+        original_step(self, params, grad)
+        if self.n_steps == 20:  # in the third epoch of 8 batches
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(SGD, "step", step_then_ctrl_c)
+    clf = NumpyMLPClassifier(
+        (8,), solver="sgd", batch_size=25, early_stopping=True, max_iter=10,
+        random_state=0,
+    )  # fmt: skip
+    with pytest.raises(TrainingInterrupted, match="best epoch"):
+        clf.fit(X[:200], y[:200], X_val=X[200:], y_val=y[200:])
+    assert clf.n_iter_ == 2
+    assert clf.best_validation_score_ == pytest.approx(clf.score(X[200:], y[200:]))
+
+
 def test_one_ctrl_c_stops_a_grid_search(digits, monkeypatch):
     _needs_default_sigint()
     X, y = digits
