@@ -40,7 +40,6 @@ from ._activations import (
 from ._callbacks import CALLBACK_ATTRIBUTES, CallbackSupportMixin, EpochTasks
 from ._data import as_training_dtype, row_chunks, training_dtype, validation_split
 from ._optimizers import SGD, Adam
-from ._threads import blas_threads_for
 from ._training import TrainingData, fit_lbfgs, fit_stochastic
 from ._version import __version__
 from ._warnings import InconsistentVersionWarning, warn
@@ -74,6 +73,20 @@ def _has_hidden_layer(estimator) -> bool:
             "layer: hidden_layer_sizes=() has none."
         )
     return True
+
+
+def _forward_chunk(X_chunk, coefs, intercepts, activation) -> np.ndarray:
+    """The last layer's pre-activations for one chunk of rows.
+
+    A function of its own so that the chunk's float copy and buffers are
+    freed when it returns, before the next chunk is made.
+    """
+    dtype = coefs[0].dtype
+    X_chunk = as_training_dtype(X_chunk, dtype)
+    buffers = [X_chunk] + [
+        np.empty((X_chunk.shape[0], len(b)), dtype=dtype) for b in intercepts
+    ]
+    return _network.forward(X_chunk, coefs, intercepts, activation, buffers)
 
 
 class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
@@ -174,9 +187,7 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
         snapshot = self._snapshot()
         training = False
         try:
-            data, first_pass = self._prepare(
-                X, y, sample_weight, incremental, classes, validation
-            )
+            data = self._prepare(X, y, sample_weight, incremental, classes, validation)
             training = True
             lbfgs = self.solver == "lbfgs"
             # subtasks: epochs, or lbfgs iterations plus one scipy never runs
@@ -185,11 +196,10 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
             )
             tasks = EpochTasks(self, data.X, data.y, data.sample_weight, n_tasks)
             try:
-                with self._blas_threads(data.X.shape[0]):
-                    if lbfgs:
-                        fit_lbfgs(self, data, tasks)
-                    else:
-                        fit_stochastic(self, data, incremental, tasks)
+                if lbfgs:
+                    fit_lbfgs(self, data, tasks)
+                else:
+                    fit_stochastic(self, data, incremental, tasks)
             finally:
                 tasks.close()
         except KeyboardInterrupt as interrupt:
@@ -201,14 +211,6 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
             self._restore(snapshot)
             raise
         return self
-
-    def _blas_threads(self, n_rows: int):
-        """Hold BLAS to one thread where the matrices are too small to share."""
-        if self.solver == "lbfgs":
-            rows = n_rows  # every evaluation is on the whole data set
-        else:
-            rows = min(200 if self.batch_size == "auto" else self.batch_size, n_rows)
-        return blas_threads_for(self._units(), rows)
 
     def _prepare(self, X, y, sample_weight, incremental, classes, validation):
         """Validate everything, then set up the network (new or current).
@@ -257,7 +259,7 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
             data.validation = val
         elif self.early_stopping and not incremental and self.solver != "lbfgs":
             data = self._split_validation(data)
-        return data, first_pass
+        return data
 
     def _validate_Xy(self, X, y, reset: bool):
         """scikit-learn's checks of X and y; X in CSR if sparse (batches are rows)."""
@@ -393,9 +395,6 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
     def _activation_function(self):
         return get_activation(self.activation)
 
-    def _dropout_rates(self):
-        return self._dropout
-
     def _link_parameters(self) -> None:
         self._params, self.coefs_, self.intercepts_ = _parameters.link(
             self.coefs_, self.intercepts_
@@ -473,14 +472,11 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
 
     def _validation_metrics(self, X, T, y, sample_weight) -> dict:
         """Loss (without the penalty) and score of the current weights."""
-        loss_sum, outputs = 0.0, np.empty(T.shape, dtype=self._params.dtype)
-        loss_function = _network.LOSSES[self.out_activation_]
-        for rows in row_chunks(X.shape[0], self._units(), self._params.dtype.itemsize):
-            Z = self._logits(X[rows])
-            per_sample = loss_function(Z, T[rows])  # Z is now the output
-            outputs[rows] = Z
-            sw = None if sample_weight is None else sample_weight[rows]
-            loss_sum += float(per_sample.sum() if sw is None else per_sample @ sw)
+        outputs = self._forward(X)  # (n, n_outputs) logits
+        per_sample = _network.LOSSES[self.out_activation_](outputs, T)  # now P
+        loss_sum = float(
+            per_sample.sum() if sample_weight is None else per_sample @ sample_weight
+        )
         total = len(y) if sample_weight is None else float(sample_weight.sum())
         metrics = {"val_loss": loss_sum / total if total else 0.0}
         metrics.update(self._output_metrics(outputs, y, sample_weight))
@@ -503,34 +499,33 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
     # prediction: chunked forward passes
     # ------------------------------------------------------------------
 
-    def _logits(self, X_chunk) -> np.ndarray:
-        dtype = np.asarray(self.coefs_[0]).dtype
-        X_chunk = as_training_dtype(X_chunk, dtype)
-        activations = [X_chunk] + [
-            np.empty((X_chunk.shape[0], len(b)), dtype=dtype) for b in self.intercepts_
-        ]
-        coefs = [np.asarray(W, dtype=dtype) for W in self.coefs_]
-        intercepts = [np.asarray(b, dtype=dtype) for b in self.intercepts_]
-        return _network.forward(
-            X_chunk, coefs, intercepts, self._activation_function(), activations
-        )
+    def _forward(self, X, *, finish=None, layers=slice(None)) -> np.ndarray:
+        """Run X through the network chunk by chunk; the last layer's values.
 
-    def _forward(self, X, *, apply_output: bool = True) -> np.ndarray:
-        """Outputs (n_samples, n_outputs), computed chunk by chunk.
-
-        X is validated in its own dtype and converted one chunk at a time, so
-        predicting on a large X needs little memory beyond X and the result.
-        With ``apply_output=False`` the result is the logits.
+        ``layers`` (a slice of the layers, default all) and ``finish``
+        (applied in place to each chunk's last pre-activations, e.g. the
+        output activation; default none, giving the logits) say what is
+        computed. X is converted to the weights' dtype one chunk at a time,
+        so a large X needs little memory beyond itself and the result. X must
+        already be validated.
         """
-        X = validate_data(self, X, accept_sparse=["csr"], dtype="numeric", reset=False)
         dtype = np.asarray(self.coefs_[0]).dtype
-        out = np.empty((X.shape[0], self.n_outputs_), dtype=dtype)
+        coefs = [np.asarray(W, dtype=dtype) for W in self.coefs_[layers]]
+        intercepts = [np.asarray(b, dtype=dtype) for b in self.intercepts_[layers]]
+        activation = self._activation_function()
+        out = np.empty((X.shape[0], len(intercepts[-1])), dtype=dtype)
         for rows in row_chunks(X.shape[0], self._units(), dtype.itemsize):
-            Z = self._logits(X[rows])
-            if apply_output:
-                OUTPUT_ACTIVATIONS[self.out_activation_](Z)
+            Z = _forward_chunk(X[rows], coefs, intercepts, activation)
+            if finish is not None:
+                finish(Z)
             out[rows] = Z
         return out
+
+    def _outputs(self, X, *, apply_output: bool = True) -> np.ndarray:
+        """The network's outputs for X (n_samples, n_outputs), or its logits."""
+        X = validate_data(self, X, accept_sparse=["csr"], dtype="numeric", reset=False)
+        finish = OUTPUT_ACTIVATIONS[self.out_activation_] if apply_output else None
+        return self._forward(X, finish=finish)
 
     def transform(self, X):
         """The last hidden layer's activations: the network as a feature extractor.
@@ -546,22 +541,9 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         _has_hidden_layer(self)
         X = validate_data(self, X, accept_sparse=["csr"], dtype="numeric", reset=False)
-        dtype = np.asarray(self.coefs_[0]).dtype
-        coefs = [np.asarray(W, dtype=dtype) for W in self.coefs_[:-1]]
-        intercepts = [np.asarray(b, dtype=dtype) for b in self.intercepts_[:-1]]
-        out = np.empty((X.shape[0], len(intercepts[-1])), dtype=dtype)
-        activation = self._activation_function()
-        for rows in row_chunks(X.shape[0], self._units(), dtype.itemsize):
-            X_chunk = as_training_dtype(X[rows], dtype)
-            buffers = [X_chunk] + [
-                np.empty((X_chunk.shape[0], len(b)), dtype=dtype) for b in intercepts
-            ]
-            # the forward pass without the output layer: the last buffer is
-            # the last hidden layer's activation, f(Z) applied
-            _network.forward(X_chunk, coefs, intercepts, activation, buffers)
-            activation.forward(buffers[-1])
-            out[rows] = buffers[-1]
-        return out
+        # every layer but the output one, then the hidden activation f
+        finish = self._activation_function().forward
+        return self._forward(X, finish=finish, layers=slice(-1))
 
     def get_feature_names_out(self, input_features=None):
         """Names of the features :meth:`transform` outputs.

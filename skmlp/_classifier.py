@@ -278,7 +278,7 @@ class NumpyMLPClassifier(ClassifierMixin, BaseMLP):
             the probability of each label, independently.
         """
         check_is_fitted(self)
-        P = self._forward(X)
+        P = self._outputs(X)
         if self.out_activation_ == "logistic":
             # strictly inside (0, 1), even where float32 rounds expit to 1
             eps = np.finfo(P.dtype).eps
@@ -308,7 +308,7 @@ class NumpyMLPClassifier(ClassifierMixin, BaseMLP):
         log_proba : ndarray of shape (n_samples, n_classes)
         """
         check_is_fitted(self)
-        Z = self._forward(X, apply_output=False)
+        Z = self._outputs(X, apply_output=False)
         if self.out_activation_ == "softmax":
             # bounded below like predict_proba, so log(predict_proba) agrees
             log_p = log_softmax(Z, axis=1)
@@ -332,7 +332,7 @@ class NumpyMLPClassifier(ClassifierMixin, BaseMLP):
         y : ndarray of shape (n_samples,) or (n_samples, n_labels)
         """
         check_is_fitted(self)
-        P = self._forward(X)
+        P = self._outputs(X)
         return self._label_binarizer.inverse_transform(P, threshold=0.5)
 
     def __sklearn_tags__(self):

@@ -191,7 +191,7 @@ class NumpyMLPRegressor(RegressorMixin, BaseMLP):
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
         """
         check_is_fitted(self)
-        y_pred = self._forward(X)
+        y_pred = self._outputs(X)
         if y_pred.shape[1] == 1:
             return y_pred.ravel()
         return y_pred

@@ -26,6 +26,7 @@ from . import _network
 from ._data import batch_size_for, minibatches
 from ._interrupt import deferred_keyboard_interrupt
 from ._optimizers import minimize_lbfgs
+from ._threads import blas_threads_for
 from ._warnings import DivergenceWarning, warn
 
 
@@ -121,7 +122,7 @@ def train_epoch(est, batches, ws, interrupt) -> EpochResult:
     ``T_b`` (n, n_outputs) and ``sw_b`` (n,) or None.
     """
     units, params, optimizer = est._units(), est._params, est._optimizer
-    activation, rates = est._activation_function(), est._dropout_rates()
+    activation, rates = est._activation_function(), est._dropout
     result = EpochResult()
     for k, (X_b, T_b, sw_b) in enumerate(batches):
         if sw_b is not None and not sw_b.any():
@@ -189,7 +190,9 @@ def fit_stochastic(est, data: TrainingData, incremental: bool, tasks) -> None:
     # Overflow is detected below (a non-finite loss or weights) and reported
     # once, as a DivergenceWarning; NumPy's own warnings would only repeat it.
     errstate = np.errstate(over="ignore", invalid="ignore")
-    with deferred_keyboard_interrupt() as interrupt, errstate:
+    # one BLAS thread where this network's matrices are too small to share
+    threads = blas_threads_for(est._units(), batch_size)
+    with deferred_keyboard_interrupt() as interrupt, errstate, threads:
         for _ in range(1 if incremental else est.max_iter):
             epoch_start, previous_start = previous_start, epoch_start
             np.copyto(epoch_start, params)
@@ -325,8 +328,9 @@ def fit_lbfgs(est, data: TrainingData, tasks) -> None:
     units, params = est._units(), est._params
     X, T, sample_weight = data.X, data.T, data.sample_weight
     ws = est._workspace(X.shape[0])
+    activation = est._activation_function()
     accepted = params.copy()  # the last iterate scipy accepted
-    last = {"theta": None, "loss": np.nan, "score": np.nan}
+    last = {"theta": None, "loss": np.nan}  # of the last evaluation
     state = {"diverged": False, "interrupted": False, "stopped": False}
     n_iter = [0]
     start_time = time.perf_counter() - est._elapsed
@@ -342,7 +346,7 @@ def fit_lbfgs(est, data: TrainingData, tasks) -> None:
             X,
             T,
             sample_weight,
-            est._activation_function(),
+            activation,
             est.out_activation_,
             est.alpha,
             ws,
@@ -350,11 +354,7 @@ def fit_lbfgs(est, data: TrainingData, tasks) -> None:
         if not math.isfinite(loss):
             state["diverged"] = True
             raise _StopLBFGS
-        last.update(
-            theta=theta.copy(),
-            loss=loss,
-            score=est._batch_score(ws.activations[-1], T) / max(X.shape[0], 1),
-        )
+        last.update(theta=theta.copy(), loss=loss)
         return loss, ws.grad.astype(np.float64)
 
     def end_of_iteration(theta):
@@ -365,11 +365,11 @@ def fit_lbfgs(est, data: TrainingData, tasks) -> None:
         est.loss_curve_.append(last["loss"])
         history = est.history_
         history["loss"].append(last["loss"])
-        if "accuracy" in history:
-            history["accuracy"].append(last["score"])
+        if "accuracy" in history:  # the outputs of that evaluation are in ws
+            score = est._batch_score(ws.activations[-1], T) / max(X.shape[0], 1)
+            history["accuracy"].append(score)
         history["learning_rate"].append(np.nan)  # L-BFGS has no learning rate
-        if data.validation is not None:
-            params[...] = theta
+        if data.validation is not None:  # params hold theta: it was just evaluated
             for key, value in est._validation_metrics(*data.validation).items():
                 history[key].append(value)
         est._elapsed = time.perf_counter() - start_time
@@ -382,7 +382,8 @@ def fit_lbfgs(est, data: TrainingData, tasks) -> None:
         tasks.begin_epoch()
 
     errstate = np.errstate(over="ignore", invalid="ignore")
-    with deferred_keyboard_interrupt() as interrupt, errstate:
+    threads = blas_threads_for(units, X.shape[0])  # every evaluation: all rows
+    with deferred_keyboard_interrupt() as interrupt, errstate, threads:
         tasks.begin_epoch()
         result = None
         try:

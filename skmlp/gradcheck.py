@@ -16,10 +16,8 @@ from __future__ import annotations
 import copy
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.utils import Bunch, check_random_state
-from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from . import _network
 
@@ -100,34 +98,18 @@ def check_gradients(
     >>> result.max_error < 1e-7
     True
     """
-    fitted = hasattr(estimator, "coefs_")
-    if fitted:
+    if hasattr(estimator, "coefs_"):
         est = copy.deepcopy(estimator)
         est.coefs_ = [np.asarray(W, dtype=np.float64) for W in est.coefs_]
         est.intercepts_ = [np.asarray(b, dtype=np.float64) for b in est.intercepts_]
         est._link_parameters()
-        X, y = validate_data(
-            est,
-            X,
-            y,
-            accept_sparse=["csr", "csc"],
-            multi_output=True,
-            dtype=np.float64,
-            y_numeric=est._y_numeric,
-            reset=False,
-        )
-        if sp.issparse(X):
-            X = X.tocsr()
+        est.dtype = "float64"
         # checked like a partial_fit call: y may hold a subset of the classes
-        y, T, targets = est._encode_targets(y, True, False, None, np.float64)
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
-        sample_weight = est._weight_samples(y, sample_weight, np.float64, targets)
-        est._dropout = est._check_dropout(len(est.coefs_) - 1)
+        data = est._prepare(X, y, sample_weight, True, None, None)
     else:
         est = clone(estimator).set_params(dtype="float64", early_stopping=False)
-        data, _ = est._prepare(X, y, sample_weight, False, None, None)
-        X, T, sample_weight = data.X, data.T, data.sample_weight
+        data = est._prepare(X, y, sample_weight, False, None, None)
+    X, T, sample_weight = data.X, data.T, data.sample_weight
 
     params, units = est._params, est._units()
     ws = est._workspace(X.shape[0])

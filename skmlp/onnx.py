@@ -33,10 +33,10 @@ this module adds, each measured against onnxruntime in ``tests/test_onnx.py``:
   single column, right for one output only; it is reshaped back to
   ``[N, n_outputs_]``.
 
-One difference from ``predict_proba`` remains: skmlp clips logistic outputs
-to ``[eps, 1 - eps]`` (so that ``predict_log_proba`` stays finite) and the
-graph does not, a difference of at most one float32 ``eps`` (1.2e-7) that
-changes no label.
+One difference from ``predict_proba`` remains: skmlp keeps logistic outputs
+within ``[eps, 1 - eps]`` and softmax outputs above the smallest normal
+float (so that their logarithms stay finite) and the graph does not, a
+difference of at most one float32 ``eps`` (1.2e-7) that changes no label.
 
 This module needs the ``onnx`` extra (``pip install "skmlp[onnx]"``:
 skl2onnx, onnx, onnxruntime); ``import skmlp`` does not.
