@@ -10,6 +10,8 @@ prediction methods.
 from __future__ import annotations
 
 import copy
+import inspect
+import math
 import warnings
 from numbers import Integral, Real
 
@@ -23,6 +25,7 @@ from sklearn.utils._param_validation import (
     Options,
     StrOptions,
 )
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_is_fitted,
@@ -66,8 +69,18 @@ def _has_stochastic_solver(estimator) -> bool:
 
 
 def _has_hidden_layer(estimator) -> bool:
-    """transform() needs a network with at least one hidden layer."""
-    if len(estimator.coefs_) < 2:
+    """transform() needs a network with at least one hidden layer.
+
+    The fitted network decides where there is one, else the parameter: so
+    ``hasattr(est, "transform")`` is False for ``hidden_layer_sizes=()``
+    before and after fitting, and scikit-learn treats it as no transformer.
+    """
+    if hasattr(estimator, "coefs_"):
+        n_hidden = len(estimator.coefs_) - 1
+    else:
+        sizes = estimator.hidden_layer_sizes
+        n_hidden = len(sizes) if hasattr(sizes, "__len__") else 1
+    if n_hidden < 1:
         raise AttributeError(
             "transform is only available for networks with at least one hidden "
             "layer: hidden_layer_sizes=() has none."
@@ -184,6 +197,11 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
         # state and attributes (a first call: not fitted at all). Ctrl-C is
         # the exception: training stops after a whole batch and the model
         # keeps what it learned, and the interrupt goes on to the caller.
+        if incremental and hasattr(self, "coefs_"):
+            # scikit-learn validates partial_fit's parameters on the first call
+            # only; a set_params between calls (batch_size=0, say) would then
+            # reach the training loop unchecked
+            self._validate_params()
         snapshot = self._snapshot()
         training = False
         try:
@@ -239,7 +257,8 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
             )
             _check_some_weight(sample_weight)
         sample_weight = self._weight_samples(y, sample_weight, dtype, targets)
-        val = self._prepare_validation(validation, targets, dtype)
+        val = self._prepare_validation(validation, targets, dtype, T.shape[1])
+        scorer = self._resolve_scorer()
         units = [X.shape[1], *hidden, T.shape[1]]
         if not first_pass and self._units() != units:
             raise ValueError(
@@ -251,15 +270,36 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
         targets.commit()
         if first_pass:
             self._initialize(units, dtype)
-        elif not self._parameters_linked():
-            self._link_parameters()  # the user replaced a coefs_ entry
+        else:
+            if not self._parameters_linked():
+                self._link_parameters()  # the user replaced a coefs_ entry
+            self._match_stopping_state()
         self._dropout = rates
-        data = TrainingData(X, y, T, sample_weight)
+        data = TrainingData(X, y, T, sample_weight, scorer=scorer)
         if val is not None:
             data.validation = val
         elif self.early_stopping and not incremental and self.solver != "lbfgs":
             data = self._split_validation(data)
+        self._check_scorer_weights(data)
         return data
+
+    def _match_stopping_state(self) -> None:
+        """Fill the stopping attributes that this call's settings need.
+
+        A warm start or ``partial_fit`` may come after ``set_params`` changed
+        ``early_stopping`` or ``solver``: the attributes set up for the old
+        settings (``validation_scores_`` None, or ``best_loss_`` None) are
+        given the starting values the new ones expect, as a first fit would.
+        """
+        if self.validation_scores_ is None and self._stops_on_validation():
+            self.validation_scores_ = []
+            self.best_validation_score_ = -np.inf
+            self._no_improvement_count = 0
+        if self.best_loss_ is None:
+            self.best_loss_ = np.inf
+
+    def _stops_on_validation(self) -> bool:
+        return self.early_stopping and self.solver != "lbfgs"
 
     def _validate_Xy(self, X, y, reset: bool):
         """scikit-learn's checks of X and y; X in CSR if sparse (batches are rows)."""
@@ -273,6 +313,8 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
             y_numeric=self._y_numeric,
             reset=reset,
         )
+        if sp.issparse(y):  # a sparse label indicator matrix: small, made dense
+            y = y.toarray()
         return (X.tocsr() if sp.issparse(X) else X), y
 
     def _split_validation(self, data: TrainingData) -> TrainingData:
@@ -302,7 +344,7 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
         )
         return data
 
-    def _prepare_validation(self, validation, targets, dtype):
+    def _prepare_validation(self, validation, targets, dtype, n_outputs: int):
         """Check an explicit validation set; return it ready to score, or None."""
         if validation is None:
             return None
@@ -320,10 +362,19 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
         X_val, y_val = self._validate_Xy(X_val, y_val, reset=False)
         X_val = as_training_dtype(X_val, dtype)
         y_val, T_val = targets.encode_validation(y_val)
+        if T_val.shape[1] != n_outputs:
+            raise ValueError(
+                f"y_val has {T_val.shape[1]} outputs (columns) but y has "
+                f"{n_outputs}: they must have the same number."
+            )
         if sw_val is not None:
             sw_val = _check_sample_weight(
                 sw_val, X_val, dtype=dtype, ensure_non_negative=True
             )
+            _check_some_weight(sw_val)
+        # weighed like the training rows (class weights): one criterion
+        sw_val = targets.weigh(y_val, sw_val)
+        if sw_val is not None:
             _check_some_weight(sw_val)
         return X_val, T_val, y_val, sw_val
 
@@ -354,7 +405,7 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
         self._no_improvement_count = 0
         self._optimizer = None
         self._optimizer_epochs = 0
-        if self.early_stopping and self.solver != "lbfgs":
+        if self._stops_on_validation():
             self.validation_scores_ = []
             self.best_validation_score_ = -np.inf
             self.best_loss_ = None
@@ -470,29 +521,77 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
     def _watches_validation(self) -> bool:
         return self.early_stopping
 
-    def _validation_metrics(self, X, T, y, sample_weight) -> dict:
-        """Loss (without the penalty) and score of the current weights."""
+    def _resolve_scorer(self):
+        """The scorer that ``scoring`` names, looked up before training starts.
+
+        Returns None for the built-in scores (None, ``"loss"``), else
+        ``(scorer, takes_weights)``: validation weights are passed only to a
+        scorer that accepts ``sample_weight`` (a metric such as ``max_error``
+        has none).
+        """
+        if self.scoring is None or self.scoring == "loss":
+            return None
+        scorer = check_scoring(self, scoring=self.scoring)  # unknown names raise
+        func = getattr(scorer, "_score_func", scorer)  # a named scorer's metric
+        try:
+            parameters = inspect.signature(func).parameters.values()
+        except (TypeError, ValueError):  # a builtin without a signature
+            return scorer, False
+        takes_weights = any(
+            p.name == "sample_weight" or p.kind is p.VAR_KEYWORD for p in parameters
+        )
+        return scorer, takes_weights
+
+    def _check_scorer_weights(self, data) -> None:
+        if data.scorer is None or data.validation is None or data.scorer[1]:
+            return
+        if data.validation[3] is not None:
+            warn(
+                f"scoring={self.scoring!r} takes no sample_weight: the validation "
+                "scores are not weighted (the validation loss is).",
+                UserWarning,
+            )
+
+    def _mean_loss(self, X, T, sample_weight) -> tuple[float, np.ndarray]:
+        """Mean loss (without the penalty) of the current weights, and outputs P."""
         outputs = self._forward(X)  # (n, n_outputs) logits
         per_sample = _network.LOSSES[self.out_activation_](outputs, T)  # now P
         loss_sum = float(
             per_sample.sum() if sample_weight is None else per_sample @ sample_weight
         )
-        total = len(y) if sample_weight is None else float(sample_weight.sum())
-        metrics = {"val_loss": loss_sum / total if total else 0.0}
+        total = X.shape[0] if sample_weight is None else float(sample_weight.sum())
+        return (loss_sum / total if total else 0.0), outputs
+
+    def _validation_metrics(self, X, T, y, sample_weight, scorer=None) -> dict | None:
+        """Loss (without the penalty) and score of the current weights.
+
+        None when the outputs are not finite: the weights diverged, and no
+        metric (R², a scorer) is defined on such predictions.
+        """
+        with np.errstate(over="ignore", invalid="ignore"):
+            loss, outputs = self._mean_loss(X, T, sample_weight)
+        if not (math.isfinite(loss) and np.isfinite(outputs).all()):
+            return None
+        metrics = {"val_loss": loss}
         metrics.update(self._output_metrics(outputs, y, sample_weight))
         if self.scoring is None:
             metrics["val_score"] = metrics[self._default_score_key]
         elif self.scoring == "loss":
             metrics["val_score"] = -metrics["val_loss"]  # higher is better
         else:
-            scorer = check_scoring(self, scoring=self.scoring)
-            metrics["val_score"] = float(self._score_with(scorer, X, y, sample_weight))
+            scorer, takes_weights = scorer or self._resolve_scorer()
+            weights = sample_weight if takes_weights else None
+            metrics["val_score"] = float(self._score_with(scorer, X, y, weights))
         return metrics
 
     def _score_with(self, scorer, X, y, sample_weight):
         kwargs = {} if sample_weight is None else {"sample_weight": sample_weight}
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # feature names
+            # X_val was validated into an array: only the feature-names
+            # warning this causes is silenced, not UndefinedMetricWarning
+            warnings.filterwarnings(
+                "ignore", message=".*feature names", category=UserWarning
+            )
             return scorer(self, X, y, **kwargs)
 
     # ------------------------------------------------------------------
@@ -539,7 +638,6 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
         X_new : ndarray of shape (n_samples, hidden_layer_sizes[-1])
         """
         check_is_fitted(self)
-        _has_hidden_layer(self)
         X = validate_data(self, X, accept_sparse=["csr"], dtype="numeric", reset=False)
         # every layer but the output one, then the hidden activation f
         finish = self._activation_function().forward
@@ -562,7 +660,6 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
         from sklearn.utils.validation import _check_feature_names_in
 
         check_is_fitted(self)
-        _has_hidden_layer(self)
         _check_feature_names_in(self, input_features, generate_names=False)
         prefix = type(self).__name__.lower()
         n = len(self.intercepts_[-2])
@@ -659,4 +756,17 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
+        if not hasattr(self, "transform"):  # hidden_layer_sizes=()
+            tags.transformer_tags = None
         return tags
+
+
+# Without a hidden layer there is nothing to transform into: the methods
+# disappear (available_if). Wrapped here, after the class is made, because
+# the set_output machinery re-wraps a class's own transform when the class is
+# created and would drop the condition.
+BaseMLP.transform = available_if(_has_hidden_layer)(BaseMLP.transform)
+BaseMLP.fit_transform = available_if(_has_hidden_layer)(TransformerMixin.fit_transform)
+BaseMLP.get_feature_names_out = available_if(_has_hidden_layer)(
+    BaseMLP.get_feature_names_out
+)

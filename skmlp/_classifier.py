@@ -8,13 +8,15 @@ activation (softmax or logistic) and the predict methods.
 
 from __future__ import annotations
 
+from numbers import Real
+
 import numpy as np
 from scipy.special import log_expit, log_softmax
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils._param_validation import StrOptions
-from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import (
     _check_partial_fit_first_call,
@@ -29,11 +31,18 @@ from ._docs import fill
 
 
 class _Labels:
-    """The label encoding of one fit call, applied to the model on commit."""
+    """The label encoding of one fit call, applied to the model on commit.
+
+    It also keeps the weight of each class (``class_weight`` resolved on the
+    training rows), so that a validation set is weighed like the training
+    set: one criterion for early stopping, whether the validation rows are
+    split off X or given as ``X_val``.
+    """
 
     def __init__(self, estimator, binarizer: LabelBinarizer, new: bool, dtype) -> None:
         self.estimator, self.binarizer, self.new = estimator, binarizer, new
         self.dtype = dtype
+        self.class_weights = None  # see _class_weights
 
     def commit(self) -> None:
         if self.new:
@@ -44,23 +53,146 @@ class _Labels:
         check_classification_targets(y_val)
         if y_val.ndim == 2 and y_val.shape[1] == 1:
             y_val = column_or_1d(y_val, warn=True)
+        multilabel = self.binarizer.y_type_ == "multilabel-indicator"
+        if multilabel != type_of_target(y_val).startswith("multilabel"):
+            raise ValueError(
+                "y_val must be of the same kind as y: y is "
+                f"{'a label indicator matrix' if multilabel else 'a column of labels'}"
+                f", y_val is {type_of_target(y_val)!r}."
+            )
+        if multilabel and y_val.shape[1] != len(self.binarizer.classes_):
+            raise ValueError(
+                f"y_val has {y_val.shape[1]} labels (columns) but y has "
+                f"{len(self.binarizer.classes_)}."
+            )
         unseen = np.setdiff1d(unique_labels(y_val), self.binarizer.classes_)
-        if len(unseen) and self.binarizer.y_type_ != "multilabel-indicator":
+        if len(unseen) and not multilabel:
             raise ValueError(
                 f"y_val has labels not seen in y: {unseen}. Every validation "
                 f"label must be one of {self.binarizer.classes_}."
             )
         return y_val, self.binarizer.transform(y_val).astype(self.dtype)
 
+    def weigh(self, y, sample_weight):
+        """Each row's weight: its sample weight times its class weight."""
+        if self.class_weights is None:
+            return sample_weight
+        w = _row_class_weights(self.class_weights, y, self.binarizer).astype(self.dtype)
+        return w if sample_weight is None else sample_weight * w
+
 
 def _new_binarizer(y) -> LabelBinarizer:
-    binarizer = LabelBinarizer().fit(y)
-    if binarizer.y_type_ != "multilabel-indicator" and len(binarizer.classes_) < 2:
+    # a single class is fitted, as MLPClassifier does: it predicts that class
+    return LabelBinarizer().fit(y)
+
+
+_POSITIONAL_HINT = (
+    "The third positional argument of partial_fit is classes, as in "
+    "SGDClassifier: pass sample weights as sample_weight=."
+)
+
+
+def _first_partial_fit_binarizer(y, classes) -> LabelBinarizer:
+    """The encoding of the first ``partial_fit(X, y, classes)`` call.
+
+    ``classes`` is the third positional argument here, as in SGDClassifier
+    and scikit-learn < 1.9 (1.9's MLPClassifier puts ``sample_weight``
+    third). Sample weights passed there by mistake would be taken for
+    classes, so y's labels are checked against them, and repeated values
+    (which no list of classes has, and weights usually do) are refused.
+    """
+    classes = np.asarray(classes)
+    if type_of_target(y).startswith("multilabel"):
+        binarizer = LabelBinarizer().fit(y)  # the labels are y's columns
+        if not np.array_equal(np.sort(classes.ravel()), binarizer.classes_):
+            raise ValueError(
+                "For a label indicator y, classes must be its column indices "
+                f"{binarizer.classes_.tolist()}; got classes={classes.tolist()}."
+            )
+        return binarizer
+    if classes.ndim != 1 or len(np.unique(classes)) != len(classes):
         raise ValueError(
-            "The number of classes has to be greater than one; got "
-            f"{len(binarizer.classes_)} class"
+            "classes must list each class once; got repeated values (of "
+            f"{len(classes)} values, {len(np.unique(classes))} distinct). "
+            + _POSITIONAL_HINT
         )
-    return binarizer
+    labels = unique_labels(y)
+    unknown = np.setdiff1d(labels, classes)
+    if len(unknown):
+        raise ValueError(
+            f"`y` has classes not in `classes`: {unknown}. `classes` has "
+            f"{classes}. 'y' has {labels}."
+        )
+    return LabelBinarizer().fit(classes)
+
+
+def _weighted_counts(y_column: np.ndarray, classes, sample_weight) -> np.ndarray:
+    """Total sample weight of each of ``classes`` in one column of labels."""
+    index = np.searchsorted(classes, y_column)
+    weights = None if sample_weight is None else sample_weight.astype(np.float64)
+    return np.bincount(index, weights=weights, minlength=len(classes))
+
+
+def _class_weights(class_weight, y, binarizer, sample_weight) -> list[np.ndarray]:
+    """``class_weight`` as one array of class weights per output column.
+
+    A column of labels (binary, multiclass) gives one array over
+    ``classes_``; a label indicator matrix one array over (0, 1) per label.
+    ``"balanced"`` weighs class c by ``W / (n_classes * W_c)``, W_c the total
+    sample weight of its rows (their count without sample weights), as
+    scikit-learn 1.9's ``compute_class_weight`` does: so a sample of weight 2
+    counts as the same sample twice. A class whose rows all weigh 0 gets 0.
+    """
+    multilabel = binarizer.y_type_ == "multilabel-indicator"
+    columns = [y[:, k] for k in range(y.shape[1])] if multilabel else [y]
+    dicts = class_weight if isinstance(class_weight, list) else [class_weight]
+    if class_weight != "balanced" and len(dicts) != len(columns):
+        raise ValueError(
+            "For multi-output, number of elements in class_weight should match "
+            f"number of outputs: got {len(dicts)} for {len(columns)} outputs."
+            if multilabel
+            else "class_weight must be a dict or 'balanced' for a column of "
+            f"labels, got a list of {len(dicts)}."
+        )
+    tables = []
+    for k, column in enumerate(columns):
+        classes = np.array([0, 1]) if multilabel else binarizer.classes_
+        if class_weight == "balanced":
+            counts = _weighted_counts(column, classes, sample_weight)
+            present = np.count_nonzero(_weighted_counts(column, classes, None))
+            with np.errstate(divide="ignore"):
+                table = np.where(counts > 0, counts.sum() / (present * counts), 0.0)
+        else:
+            table = compute_class_weight(dicts[k], classes=classes, y=column)
+        tables.append(np.asarray(table, dtype=np.float64))
+    return tables
+
+
+def _row_class_weights(tables, y, binarizer) -> np.ndarray:
+    """Each row's class weight; for labels, the product over the labels."""
+    if binarizer.y_type_ == "multilabel-indicator":
+        w = np.ones(y.shape[0])
+        for k, table in enumerate(tables):
+            w *= table[np.asarray(y[:, k], dtype=np.intp)]
+        return w
+    return tables[0][np.searchsorted(binarizer.classes_, y)]
+
+
+def _check_class_weight_values(class_weight) -> None:
+    """Refuse class weights that make no objective: negative, NaN, infinite."""
+    dicts = class_weight if isinstance(class_weight, list) else [class_weight]
+    for d in dicts:
+        if not isinstance(d, dict):
+            raise ValueError(
+                "class_weight must be a dict, a list of dicts (one per label), "
+                f"'balanced' or None; got {class_weight!r}."
+            )
+        for label, value in d.items():
+            if not isinstance(value, Real) or not (np.isfinite(value) and value >= 0):
+                raise ValueError(
+                    "class_weight values must be finite and non-negative: got "
+                    f"{value!r} for class {label!r}."
+                )
 
 
 @fill
@@ -191,6 +323,13 @@ class NumpyMLPClassifier(ClassifierMixin, BaseMLP):
         # raises if classes is missing on the first call, or differs later
         if type_of_target(y).startswith("multilabel") and classes is None:
             return
+        if classes is not None:
+            try:
+                unique_labels(classes)
+            except ValueError as error:
+                raise ValueError(
+                    f"classes are not class labels: {error} {_POSITIONAL_HINT}"
+                ) from None
         _check_partial_fit_first_call(self, classes)
 
     def _encode_targets(self, y, incremental, first_pass, classes, dtype):
@@ -213,7 +352,7 @@ class NumpyMLPClassifier(ClassifierMixin, BaseMLP):
                     f"`self.classes_` has {self.classes_}. 'y' has {labels}."
                 )
         elif incremental and classes is not None:
-            binarizer, new = _new_binarizer(np.asarray(classes)), True
+            binarizer, new = _first_partial_fit_binarizer(y, classes), True
         else:
             binarizer, new = _new_binarizer(y), True
         T = binarizer.transform(y).astype(dtype)
@@ -222,13 +361,18 @@ class NumpyMLPClassifier(ClassifierMixin, BaseMLP):
     def _weight_samples(self, y, sample_weight, dtype, labels):
         if self.class_weight is None:
             return sample_weight
-        # For multilabel targets ("balanced", or one dict per label) a
-        # sample's weight is the product of its weights over the labels, as
-        # scikit-learn's compute_sample_weight defines for multi-output y.
-        class_weights = compute_sample_weight(self.class_weight, y).astype(dtype)
-        if sample_weight is None:
-            return class_weights
-        return sample_weight * class_weights
+        if self.class_weight != "balanced":
+            _check_class_weight_values(self.class_weight)
+        labels.class_weights = _class_weights(
+            self.class_weight, y, labels.binarizer, sample_weight
+        )
+        weighted = labels.weigh(y, sample_weight)
+        if not weighted.any():
+            raise ValueError(
+                "class_weight and sample_weight leave every sample with weight 0: "
+                "there is nothing to train on."
+            )
+        return weighted
 
     def _out_activation(self) -> str:
         multiclass = self._label_binarizer.y_type_ == "multiclass"
@@ -275,7 +419,8 @@ class NumpyMLPClassifier(ClassifierMixin, BaseMLP):
         -------
         proba : ndarray of shape (n_samples, n_classes)
             Columns in the order of ``classes_``. For multilabel problems,
-            the probability of each label, independently.
+            the probability of each label, independently. A model fitted on
+            a single class gives that class probability 1 (one column).
         """
         check_is_fitted(self)
         P = self._outputs(X)
@@ -286,6 +431,8 @@ class NumpyMLPClassifier(ClassifierMixin, BaseMLP):
         else:
             # never exactly 0, so that log(predict_proba) stays finite
             np.maximum(P, np.finfo(P.dtype).tiny, out=P)
+        if len(self.classes_) == 1:  # one class seen: it is certain
+            return np.ones_like(P)
         if self.n_outputs_ == 1:  # binary: P is the probability of classes_[1]
             return np.hstack([1 - P, P])
         return P
@@ -313,6 +460,8 @@ class NumpyMLPClassifier(ClassifierMixin, BaseMLP):
             # bounded below like predict_proba, so log(predict_proba) agrees
             log_p = log_softmax(Z, axis=1)
             return np.maximum(log_p, np.log(np.finfo(log_p.dtype).tiny), out=log_p)
+        if len(self.classes_) == 1:  # as predict_proba: probability 1
+            return np.zeros_like(Z)
         log_p = log_expit(Z)
         if self.n_outputs_ == 1:  # log(1 - sigmoid(z)) = log_sigmoid(-z)
             log_p = np.hstack([log_expit(-Z), log_p])

@@ -63,10 +63,12 @@ def validation_split(
     a warm-started fit on the same data validates on the same rows, so rows
     trained on in one call never become validation rows in the next.
     Returns ``(all rows, None)`` when the data is too small to hold out a
-    validation set.
+    validation set of two rows or more.
     """
     n_val = math.ceil(fraction * n_samples)
-    if n_val < 1 or n_samples - n_val < 1:
+    # one validation row makes no score (R² is undefined on it, and an
+    # accuracy of 0 or 1 says nothing): scikit-learn raises, skmlp falls back
+    if n_val < 2 or n_samples - n_val < 1:
         return np.arange(n_samples), None
     labels = None
     if stratify and y.ndim == 1:

@@ -30,6 +30,9 @@ class _Targets:
     def encode_validation(self, y_val):
         return self.estimator._check_targets(y_val, self.dtype)
 
+    def weigh(self, y, sample_weight):
+        return sample_weight  # no class weights
+
 
 @fill
 class NumpyMLPRegressor(RegressorMixin, BaseMLP):

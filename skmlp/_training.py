@@ -39,7 +39,9 @@ class TrainingData:
     ``rows`` are the indices of the rows that train (None: all of them):
     held-out rows stay in X rather than X being copied without them.
     ``validation`` is ``(X, T, y, sample_weight)`` of the rows that early
-    stopping (and ``history_``) scores the model on, or None.
+    stopping (and ``history_``) scores the model on, or None. ``scorer`` is
+    ``(scorer, takes_weights)`` for a ``scoring`` other than None or
+    ``"loss"``, looked up before training.
     """
 
     X: object
@@ -48,6 +50,11 @@ class TrainingData:
     sample_weight: np.ndarray | None
     validation: tuple | None = None
     rows: np.ndarray | None = None
+    scorer: tuple | None = None
+
+    def score(self, est) -> dict | None:
+        """The validation metrics of est's current weights (None: diverged)."""
+        return est._validation_metrics(*self.validation, scorer=self.scorer)
 
 
 @dataclass
@@ -72,13 +79,16 @@ class EarlyStopping:
     and ``_no_improvement_count``) so that it carries over ``partial_fit``
     calls and pickles; ``best_params`` holds the weights of the best epoch
     when they are to be restored at the end (early stopping on a validation
-    set).
+    set). They are copied there when the next epoch begins (``keep_best``),
+    not when the epoch is scored: until then they are the current weights,
+    and an epoch that is rolled back never touched the copy.
     """
 
     def __init__(self, estimator, *, on_validation: bool, params: np.ndarray):
         self.est = estimator
         self.on_validation = on_validation
         self.best_params = params.copy() if on_validation else None
+        self.best_is_current = False  # the current weights are the best ones
         if on_validation:
             # Scores of another call's weights (or split) are not compared
             # with this call's: each fit keeps the best of its own epochs.
@@ -99,19 +109,63 @@ class EarlyStopping:
         if score > best:
             if self.on_validation:
                 est.best_validation_score_ = score
-                np.copyto(self.best_params, params)
+                self.best_is_current = True
             else:
                 est.best_loss_ = -score
+
+    def keep_best(self, params: np.ndarray) -> None:
+        """Before the weights change again: keep them if they are the best."""
+        if self.best_is_current:
+            np.copyto(self.best_params, params)
+            self.best_is_current = False
 
     @property
     def stalled(self) -> bool:
         return self.est._no_improvement_count > self.est.n_iter_no_change
 
     def restore_best(self, params: np.ndarray) -> None:
+        if self.best_is_current:
+            return  # training stopped right after its best epoch
         if self.best_params is not None and np.isfinite(
             self.est.best_validation_score_
         ):
             np.copyto(params, self.best_params)
+
+
+_EPOCH_SCALARS = (
+    "n_iter_",
+    "t_",
+    "loss_",
+    "best_loss_",
+    "best_validation_score_",
+    "_no_improvement_count",
+    "_optimizer_epochs",
+    "_elapsed",
+)
+
+
+class EpochMark:
+    """The fitted records as an epoch began, to roll the epoch back.
+
+    Needed where no SIGINT handler could be installed: a KeyboardInterrupt
+    can then arrive anywhere, between two appends to the records included.
+    """
+
+    def __init__(self, est, stopping: EarlyStopping) -> None:
+        self.scalars = {k: vars(est)[k] for k in _EPOCH_SCALARS if k in vars(est)}
+        self.lists = [est.loss_curve_, *est.history_.values()]
+        if est.validation_scores_ is not None:
+            self.lists.append(est.validation_scores_)
+        self.lengths = [len(lst) for lst in self.lists]
+        self.stopping, self.best_is_current = stopping, stopping.best_is_current
+
+    def restore(self, est) -> None:
+        for name in _EPOCH_SCALARS:
+            vars(est).pop(name, None)
+        vars(est).update(self.scalars)
+        for lst, length in zip(self.lists, self.lengths):
+            del lst[length:]
+        self.stopping.best_is_current = self.best_is_current
 
 
 def train_epoch(est, batches, ws, interrupt) -> EpochResult:
@@ -194,8 +248,10 @@ def fit_stochastic(est, data: TrainingData, incremental: bool, tasks) -> None:
     threads = blas_threads_for(est._units(), batch_size)
     with deferred_keyboard_interrupt() as interrupt, errstate, threads:
         for _ in range(1 if incremental else est.max_iter):
+            stopping.keep_best(params)  # the previous epoch's, if best
             epoch_start, previous_start = previous_start, epoch_start
             np.copyto(epoch_start, params)
+            mark = EpochMark(est, stopping)
             tasks.begin_epoch()
             order = est._rng.permutation(order_all) if est.shuffle else order_all
             batches = minibatches(
@@ -209,23 +265,32 @@ def fit_stochastic(est, data: TrainingData, incremental: bool, tasks) -> None:
             )
             try:
                 epoch = train_epoch(est, batches, ws, interrupt)
+                diverged = (
+                    epoch.diverged_at is not None or not np.isfinite(params).all()
+                )
+                metrics = None
+                if not (diverged or epoch.interrupted) and data.validation:
+                    metrics = data.score(est)
+                    diverged = metrics is None  # finite weights, infinite outputs
+                if diverged:
+                    first = epoch.diverged_at == 0
+                    _diverged(est, previous_start if first else epoch_start, data)
+                    break
+                if epoch.interrupted:
+                    interrupted = True
+                    break
+                end_epoch(est, epoch, n_samples, metrics, stopping, start_time)
+                stop_requested = tasks.end_epoch()  # a callback asked to stop
             except KeyboardInterrupt:
-                # No handler could be installed (not the main thread): the
-                # interrupt may have come mid-update, so go back to the
-                # weights of the start of the epoch.
+                # No handler could be installed (not the main thread, or
+                # another handler): the interrupt may have come mid-update or
+                # between two records, so the epoch is undone as a whole.
+                mark.restore(est)
                 np.copyto(params, epoch_start)
                 est._optimizer = est._make_optimizer()
                 interrupted = True
                 break
-            if epoch.diverged_at is not None or not np.isfinite(params).all():
-                first = epoch.diverged_at == 0
-                _diverged(est, previous_start if first else epoch_start)
-                break
-            if epoch.interrupted:
-                interrupted = True
-                break
-            end_epoch(est, epoch, n_samples, data.validation, stopping, start_time)
-            if tasks.end_epoch():  # a callback asked to stop
+            if stop_requested:
                 break
             if stopping.stalled:
                 # stop, or (adaptive schedule) lower the rate and go on
@@ -264,27 +329,29 @@ def stopping_reason(est, stopping: EarlyStopping) -> str:
 
 
 def end_epoch(
-    est, epoch: EpochResult, n_samples: int, validation, stopping, start_time
+    est, epoch: EpochResult, n_samples: int, metrics, stopping, start_time
 ) -> None:
-    """Record one epoch in the fitted attributes and the history."""
+    """Record one epoch in the fitted attributes and the history.
+
+    ``metrics`` are the validation metrics of the epoch's weights, or None
+    without a validation set.
+    """
     est.n_iter_ += 1
     est._optimizer_epochs += 1
     est.t_ += n_samples
     est.loss_ = epoch.loss_sum / epoch.weight_sum if epoch.weight_sum else 0.0
     est.loss_curve_.append(est.loss_)
     history = est.history_
+    message = f"Iteration {est.n_iter_}, loss = {est.loss_:.8f}"
+    if metrics is not None:
+        message += f", validation loss = {metrics['val_loss']:.6f}"
+        if est.scoring != "loss":
+            message += f", validation {est._score_name()} = {metrics['val_score']:.4f}"
+    _record_validation(history, metrics)
     history["loss"].append(est.loss_)
     if "accuracy" in history:
         history["accuracy"].append(epoch.score_sum / max(epoch.n_rows, 1))
     history["learning_rate"].append(est._optimizer.learning_rate)
-    message = f"Iteration {est.n_iter_}, loss = {est.loss_:.8f}"
-    if validation is not None:
-        metrics = est._validation_metrics(*validation)
-        for key, value in metrics.items():
-            history[key].append(value)
-        message += f", validation loss = {metrics['val_loss']:.6f}"
-        if est.scoring != "loss":
-            message += f", validation {est._score_name()} = {metrics['val_score']:.4f}"
     if stopping.on_validation:
         est.validation_scores_.append(metrics["val_score"])
         stopping.update(metrics["val_score"], est._params)
@@ -298,10 +365,45 @@ def end_epoch(
     est._optimizer.epoch_ends(est.t_, est._optimizer_epochs)
 
 
-def _diverged(est, last_good_params: np.ndarray) -> None:
+def _record_validation(history: dict, metrics: dict | None) -> None:
+    """Append an epoch's validation metrics, keeping them in step with "loss".
+
+    Called before the epoch's "loss" is appended. The validation lists stay
+    empty while no call had a validation set; once one has, every epoch gets
+    an entry, NaN for epochs without one, so that entry i is epoch i's
+    whatever the calls in between had.
+    """
+    keys = [key for key in history if key.startswith("val_")]
+    n_epochs = len(history["loss"])
+    if metrics is None and not history[keys[0]]:
+        return
+    for key in keys:
+        column = history[key]
+        column.extend([np.nan] * (n_epochs - len(column)))  # earlier epochs
+        column.append(np.nan if metrics is None else metrics[key])
+
+
+def loss_at_current_weights(est, data: TrainingData) -> float:
+    """The training objective (loss plus penalty) of the current weights.
+
+    For a call that stopped before it recorded an epoch (a divergence in its
+    first epoch): ``loss_`` is then this, the loss of the weights kept.
+    """
+    rows = slice(None) if data.rows is None else data.rows
+    sw = None if data.sample_weight is None else data.sample_weight[rows]
+    with np.errstate(all="ignore"):
+        loss, _ = est._mean_loss(data.X[rows], data.T[rows], sw)
+        total = data.X[rows].shape[0] if sw is None else float(sw.sum())
+        W = est._params[: sum(W.size for W in est.coefs_)]
+        return float(loss + 0.5 * est.alpha * float(W @ W) / total)
+
+
+def _diverged(est, last_good_params: np.ndarray, data: TrainingData) -> None:
     np.copyto(est._params, last_good_params)
     est._optimizer = est._make_optimizer()  # its state is not finite either
     est._optimizer_epochs = 0
+    if est.n_iter_ == 0:  # no epoch of this call recorded a loss
+        est.loss_ = loss_at_current_weights(est, data)
     warn(
         "Training diverged: the loss became infinite or NaN at epoch "
         f"{est.n_iter_ + 1}, so training stopped and the weights from the "
@@ -359,19 +461,25 @@ def fit_lbfgs(est, data: TrainingData, tasks) -> None:
 
     def end_of_iteration(theta):
         n_iter[0] += 1
+        est.n_iter_ = n_iter[0]  # what a callback's copy of the model reads
         accepted[...] = theta
         if last["theta"] is None or not np.array_equal(theta, last["theta"]):
             loss_and_gradient(theta)  # the last evaluation was a trial point
         est.loss_curve_.append(last["loss"])
         history = est.history_
-        history["loss"].append(last["loss"])
-        if "accuracy" in history:  # the outputs of that evaluation are in ws
+        # the outputs of that evaluation are in ws; score them before
+        # validation runs its own forward pass
+        if "accuracy" in history:
             score = est._batch_score(ws.activations[-1], T) / max(X.shape[0], 1)
             history["accuracy"].append(score)
+        # params hold theta: it was just evaluated; non-finite outputs on the
+        # validation rows are recorded as NaN (L-BFGS does not stop on them)
+        metrics = data.score(est) if data.validation is not None else None
+        if metrics is None and data.validation is not None:
+            metrics = {k: np.nan for k in history if k.startswith("val_")}
+        _record_validation(history, metrics)
+        history["loss"].append(last["loss"])
         history["learning_rate"].append(np.nan)  # L-BFGS has no learning rate
-        if data.validation is not None:  # params hold theta: it was just evaluated
-            for key, value in est._validation_metrics(*data.validation).items():
-                history[key].append(value)
         est._elapsed = time.perf_counter() - start_time
         history["time"].append(est._elapsed)
         if est.verbose:
@@ -407,11 +515,15 @@ def fit_lbfgs(est, data: TrainingData, tasks) -> None:
             _check_lbfgs_result(est, result)
     else:
         params[...] = accepted
-        est.loss_ = float(est.loss_curve_[-1]) if est.loss_curve_ else np.nan
+        if est.loss_curve_ and n_iter[0]:
+            est.loss_ = float(est.loss_curve_[-1])
+        else:  # no iterate accepted: the loss of the starting weights
+            est.loss_ = loss_at_current_weights(est, data)
         if result is not None and not state["stopped"]:
             state["diverged"] = True
     if math.isfinite(est.loss_):
-        est.best_loss_ = min(est.best_loss_, est.loss_)
+        best = np.inf if est.best_loss_ is None else est.best_loss_
+        est.best_loss_ = min(best, est.loss_)
     if state["diverged"]:
         warn(
             "Training diverged: the loss or the weights became infinite or NaN "

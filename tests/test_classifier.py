@@ -261,19 +261,29 @@ def test_early_stopping_restores_best_weights(digits):
 
 
 def test_early_stopping_on_tiny_data_still_works():
-    X = np.array([[0.0, 1.0], [1.0, 0.0]])
-    y = np.array([0, 1])
-    clf = NumpyMLPClassifier(early_stopping=True, validation_fraction=0.1, max_iter=5)
+    # one validation row makes no score (scikit-learn raises "The validation
+    # set is too small"): the training loss is watched instead, with a warning
+    X = np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    y = np.array([0, 1, 1])
+    for fraction in (0.1, 0.0):
+        clf = NumpyMLPClassifier(
+            early_stopping=True, validation_fraction=fraction, max_iter=5
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            with pytest.warns(UserWarning, match="training loss instead"):
+                clf.fit(X, y)
+        assert clf.n_iter_ >= 1 and np.isfinite(clf.loss_)
+        assert clf.validation_scores_ == []
+        assert set(clf.predict(X)) <= {0, 1}
+    # two held-out rows are enough
+    clf.set_params(validation_fraction=0.5, n_iter_no_change=100)
+    X4, y4 = np.vstack([X, X]), np.concatenate([y, y])
     with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
         warnings.simplefilter("ignore", ConvergenceWarning)
-        clf.fit(X, y)  # 1 validation sample, 1 training sample
-    assert clf.n_iter_ >= 1 and np.isfinite(clf.loss_)
-    assert len(clf.validation_scores_) == clf.n_iter_
-    assert set(clf.predict(X)) <= {0, 1}
-    clf.set_params(validation_fraction=0.0)
-    with pytest.warns(UserWarning, match="training loss instead"):
-        clf.fit(X, y)
-    assert np.isfinite(clf.loss_)
+        clf.fit(X4, y4)
+    assert len(clf.validation_scores_) == clf.n_iter_ == 5
 
 
 def test_same_random_state_bit_identical(digits):

@@ -14,7 +14,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import balanced_accuracy_score, get_scorer
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
-from sklearn.utils.class_weight import compute_sample_weight
 
 from skmlp import NumpyMLPClassifier, NumpyMLPRegressor, check_gradients
 
@@ -57,7 +56,11 @@ def test_class_weight_combines_with_sample_weight_by_product(digits):
     both = NumpyMLPClassifier(class_weight="balanced", **SGD).fit(
         X, y, sample_weight=sw
     )
-    product = sw * compute_sample_weight("balanced", y)
+    # "balanced" counts each class by its total sample weight, so that a
+    # weight of 2 is the same as the row twice: W / (n_classes * W_c)
+    classes = np.unique(y)
+    by_class = {c: sw.sum() / (len(classes) * sw[y == c].sum()) for c in classes}
+    product = sw * np.array([by_class[c] for c in y])
     alone = NumpyMLPClassifier(**SGD).fit(X, y, sample_weight=product)
     assert_same_params(both, alone, rtol=1e-12)
 
@@ -224,9 +227,16 @@ def test_transform_in_a_pipeline(digits):
 
 def test_no_transform_without_a_hidden_layer(digits):
     X, y = digits
-    clf = NumpyMLPClassifier((), max_iter=3).fit(X, y)
-    with pytest.raises(AttributeError, match="at least one hidden layer"):
+    clf = NumpyMLPClassifier(())
+    assert not hasattr(clf, "transform")  # before fitting too: no transformer
+    clf.fit(X, y)
+    for method in ("transform", "fit_transform", "get_feature_names_out"):
+        assert not hasattr(clf, method)
+    with pytest.raises(AttributeError, match="has no attribute 'transform'") as info:
         clf.transform(X)
+    assert "at least one hidden layer" in str(info.value.__cause__)
+    assert NumpyMLPClassifier().__sklearn_tags__().transformer_tags is not None
+    assert clf.__sklearn_tags__().transformer_tags is None
 
 
 # --------------------------------------------------------------------------

@@ -141,7 +141,6 @@ def test_huge_values_give_no_nan(digits):
 BAD_Y = {
     "continuous": (lambda y: y + 0.5, "Unknown label type"),
     "nan": (lambda y: np.where(y == 0, np.nan, y), "Input y contains NaN"),
-    "single class": (lambda y: np.zeros_like(y), "greater than one"),
     "wrong length": (lambda y: y[:-1], "inconsistent numbers of samples"),
 }
 
