@@ -213,17 +213,21 @@ class NumpyMLPClassifier(ClassifierMixin, BaseMLP):
         :class:`~sklearn.linear_model.LogisticRegression`: each sample's
         weight is multiplied by its class's (so a dict is the same as the
         matching ``sample_weight``, and combines with a given one by
-        product). ``"balanced"`` weighs classes by ``n_samples / (n_classes
-        * count)``. For multilabel targets, ``"balanced"`` or a list of one
-        dict per label: a sample's weight is the product of its weights over
-        the labels (scikit-learn's ``compute_sample_weight`` convention).
+        product). ``"balanced"`` weighs classes by ``W / (n_classes * W_c)``,
+        with ``W_c`` the total sample weight of class c (its count without
+        sample weights) and ``W`` that of all samples. For multilabel
+        targets, ``"balanced"`` or a list of one dict per label: a sample's
+        weight is the product of its weights over the labels (scikit-learn's
+        ``compute_sample_weight`` convention). Validation samples are
+        weighed by the same class weights.
 
     scoring : None, "loss", str or callable, default=None
         What early stopping watches on the validation set (not in
         scikit-learn's MLP): None is the accuracy, ``"loss"`` the validation
         loss (``validation_scores_`` then holds minus the loss: higher is
         better), or any scikit-learn scorer name or callable
-        ``scorer(estimator, X, y)``.
+        ``scorer(estimator, X, y)``. Validation sample weights are passed
+        to a scorer that takes ``sample_weight``, and only to one that does.
 
     Attributes
     ----------
@@ -303,9 +307,14 @@ class NumpyMLPClassifier(ClassifierMixin, BaseMLP):
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
             Class labels, or a label indicator matrix.
         classes : array-like of shape (n_classes,), default=None
-            Every class that can appear in any call; required on the first
-            call (not for multilabel targets); a later call may repeat it but
-            not change it.
+            Every class that can appear in any call, each once; required on
+            the first call (not for multilabel targets, where it may give
+            the column indices); a later call may repeat it but not change
+            it. It is the third positional argument, as in
+            :class:`~sklearn.linear_model.SGDClassifier` (scikit-learn 1.9's
+            ``MLPClassifier`` puts ``sample_weight`` third): weights passed
+            there by mistake are refused, since y's labels are checked
+            against ``classes``.
         sample_weight : array-like of shape (n_samples,), default=None
             Weight of each sample in the loss.
 
