@@ -281,7 +281,22 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
         elif self.early_stopping and not incremental and self.solver != "lbfgs":
             data = self._split_validation(data)
         self._check_scorer_weights(data)
+        self._try_scorer(data)
         return data
+
+    def _try_scorer(self, data) -> None:
+        """Score the starting weights once, so that a scorer that cannot
+        score these targets (``max_error`` on several outputs,
+        ``neg_log_loss`` without every class) fails before training."""
+        if data.scorer is None or data.validation is None:
+            return
+        try:
+            data.score(self)
+        except (ValueError, TypeError) as error:
+            raise ValueError(
+                f"scoring={self.scoring!r} cannot score this validation set: "
+                f"{error}"
+            ) from error
 
     def _match_stopping_state(self) -> None:
         """Fill the stopping attributes that this call's settings need.

@@ -181,9 +181,10 @@ def train_epoch(est, batches, ws, interrupt) -> EpochResult:
     for k, (X_b, T_b, sw_b) in enumerate(batches):
         if sw_b is not None and not sw_b.any():
             continue  # rows of weight zero carry no data: no step to take
+        n = X_b.shape[0]
         masks = None  # one dropout mask (n, units[l]) per hidden layer
         if rates is not None:
-            masks = _network.draw_dropout_masks(est._rng, X_b.shape[0], rates, ws)
+            masks = _network.draw_dropout_masks(est._rng, n, rates, ws)
         # forward, loss and backward: the gradient lands in ws.grad
         loss = _network.loss_and_gradient(
             params,
@@ -201,12 +202,12 @@ def train_epoch(est, batches, ws, interrupt) -> EpochResult:
             result.diverged_at = k
             return result
         optimizer.step(params, ws.grad)  # the update, in place
-        weight = X_b.shape[0] if sw_b is None else float(sw_b.sum())
+        weight = n if sw_b is None else float(sw_b.sum())
         result.loss_sum += loss * weight
         result.weight_sum += weight
-        outputs = ws.activations[-1][: len(T_b)]  # (n, n_outputs)
+        outputs = ws.activations[-1][:n]  # (n, n_outputs)
         result.score_sum += est._batch_score(outputs, T_b)
-        result.n_rows += X_b.shape[0]
+        result.n_rows += n
         if interrupt.raised:
             result.interrupted = True
             break
@@ -239,7 +240,7 @@ def fit_stochastic(est, data: TrainingData, incremental: bool, tasks) -> None:
     epoch_start, previous_start = params.copy(), params.copy()
     start_time = time.perf_counter() - est._elapsed
     est.n_iter_ = 0  # counts the epochs of this call, as in scikit-learn
-    interrupted = False
+    interrupted = diverged = False
 
     # Overflow is detected below (a non-finite loss or weights) and reported
     # once, as a DivergenceWarning; NumPy's own warnings would only repeat it.
@@ -274,6 +275,7 @@ def fit_stochastic(est, data: TrainingData, incremental: bool, tasks) -> None:
                     diverged = metrics is None  # finite weights, infinite outputs
                 if diverged:
                     first = epoch.diverged_at == 0
+                    diverged = True
                     _diverged(est, previous_start if first else epoch_start, data)
                     break
                 if epoch.interrupted:
@@ -310,6 +312,14 @@ def fit_stochastic(est, data: TrainingData, incremental: bool, tasks) -> None:
                     ConvergenceWarning,
                 )
 
+    if est.n_iter_ and not (interrupted or diverged):
+        # The last update's outputs were never seen by a loss: weights can
+        # be finite and still overflow the outputs (exp, softmax). A sample
+        # of the training rows, one batch, is run through them once per call.
+        rows = slice(batch_size) if data.rows is None else data.rows[:batch_size]
+        if not outputs_finite(est, data, rows):
+            mark.restore(est)  # that epoch did not happen
+            _diverged(est, epoch_start, data)
     if not incremental:
         stopping.restore_best(params)  # with early stopping: the best epoch's
     if interrupted:
@@ -381,6 +391,14 @@ def _record_validation(history: dict, metrics: dict | None) -> None:
         column = history[key]
         column.extend([np.nan] * (n_epochs - len(column)))  # earlier epochs
         column.append(np.nan if metrics is None else metrics[key])
+
+
+def outputs_finite(est, data: TrainingData, rows) -> bool:
+    """Whether the current weights give finite outputs and loss on ``rows``."""
+    sw = None if data.sample_weight is None else data.sample_weight[rows]
+    with np.errstate(all="ignore"):
+        loss, outputs = est._mean_loss(data.X[rows], data.T[rows], sw)
+    return math.isfinite(loss) and bool(np.isfinite(outputs).all())
 
 
 def loss_at_current_weights(est, data: TrainingData) -> float:

@@ -265,8 +265,9 @@ def test_a_scorer_that_takes_weights_gets_them(digits):
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message=".*takes no sample_weight")
         clf.fit(X[30:], y[30:], X_val=X[:30], y_val=y[:30], sample_weight_val=sw_val)
-    assert len(received) == 2
-    np.testing.assert_array_equal(received[0], sw_val)
+    assert len(received) == 3  # once before training (a trial), once an epoch
+    for weights in received:
+        np.testing.assert_array_equal(weights, sw_val)
 
 
 def test_an_unknown_scorer_name_is_refused_before_training(digits):
@@ -528,3 +529,78 @@ def test_divergence_in_validation_is_not_a_scorer_crash():
         with pytest.warns(DivergenceWarning):
             reg.fit(X, y, X_val=X_val, y_val=y[:10])
     assert reg.n_iter_ == 0 and reg.validation_scores_ == []
+
+
+# --------------------------------------------------------------------------
+# Found by the fuzzer (tests/test_fuzz.py)
+# --------------------------------------------------------------------------
+
+
+def test_the_last_update_of_a_call_is_checked():
+    # finite weights after the last step whose outputs overflow: the loss of
+    # that step never saw them, so the call checks one batch at its end
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(25, 2)) * 100
+    y = rng.poisson(1.0, size=25).astype(float)
+    reg = NumpyMLPRegressor(
+        loss="poisson", hidden_layer_sizes=(3,), activation="gelu", alpha=0.5,
+        solver="sgd", learning_rate_init=1.0, random_state=1,
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.warns(DivergenceWarning):
+            reg.partial_fit(X, y)
+    assert reg.n_iter_ == 0 and reg.loss_curve_ == []
+    assert all(np.isfinite(W).all() for W in reg.coefs_ + reg.intercepts_)
+
+    rng = np.random.RandomState(64)
+    X = (rng.normal(size=(30, 3)) * 100).astype(np.float32)
+    clf = NumpyMLPClassifier(
+        hidden_layer_sizes=(5,), solver="sgd", learning_rate_init=50.0,
+        max_iter=5, random_state=0,
+    )  # fmt: skip
+    with pytest.warns(DivergenceWarning):
+        clf.fit(X, np.arange(30) % 3)
+    assert np.isfinite(clf.predict_proba(X)).all()
+    assert len(clf.loss_curve_) == clf.n_iter_ < 5
+
+
+@pytest.mark.parametrize(
+    "make_estimator, y",
+    [
+        (
+            lambda: NumpyMLPRegressor(
+                hidden_layer_sizes=(3,), scoring="neg_max_error", early_stopping=True
+            ),
+            np.random.RandomState(0).rand(30, 2),  # max_error: one output only
+        ),
+        (
+            lambda: NumpyMLPClassifier(
+                (3,), scoring="balanced_accuracy", early_stopping=True
+            ),
+            np.random.RandomState(0).randint(0, 2, (30, 2)),  # not multilabel
+        ),
+        (
+            lambda: NumpyMLPClassifier(
+                (3,), scoring="neg_log_loss", early_stopping=True
+            ),
+            np.zeros(30, dtype=int),  # log loss needs two classes
+        ),
+    ],
+)
+def test_a_scorer_that_cannot_score_is_refused_before_training(make_estimator, y):
+    X = np.random.RandomState(0).normal(size=(30, 3))
+    est = make_estimator()
+    assert_refused_before_training(
+        est, lambda: est.fit(X, y), match="cannot score this validation set"
+    )
+
+
+def test_log_loss_on_a_validation_set_without_every_class():
+    X = np.random.RandomState(0).normal(size=(30, 3))
+    clf = NumpyMLPClassifier((3,), scoring="neg_log_loss", max_iter=2)
+    assert_refused_before_training(
+        clf,
+        lambda: clf.fit(X, np.arange(30) % 3, X_val=X[:4], y_val=[0, 1, 0, 1]),
+        match="cannot score",
+    )
