@@ -432,6 +432,11 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
     def _history_keys(self) -> list[str]:
         return ["loss", "val_loss", "val_score", "learning_rate", "time"]
 
+    def _training_loss(self):
+        """What the network trains on: an output activation's name (its
+        canonical loss) or a :class:`skmlp._losses.Loss`."""
+        return self.out_activation_
+
     def _make_optimizer(self):
         n, dtype = self._params.size, self._params.dtype
         if self.solver == "sgd":
@@ -570,7 +575,8 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
     def _mean_loss(self, X, T, sample_weight) -> tuple[float, np.ndarray]:
         """Mean loss (without the penalty) of the current weights, and outputs P."""
         outputs = self._forward(X)  # (n, n_outputs) logits
-        per_sample = _network.LOSSES[self.out_activation_](outputs, T)  # now P
+        loss = _network.get_loss(self._training_loss())
+        per_sample = loss.forward(outputs, T)[0]  # outputs are now P
         loss_sum = float(
             per_sample.sum() if sample_weight is None else per_sample @ sample_weight
         )
@@ -699,6 +705,10 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
         """
         state = {k: v for k, v in self.__dict__.items() if k not in CALLBACK_ATTRIBUTES}
         if getattr(self, "_params", None) is None:
+            # a RandomState given as random_state is drawn from by _initialize
+            given = self.random_state
+            if isinstance(given, np.random.RandomState):
+                return {"dict": state, "given_rng": (given, given.get_state())}
             return {"dict": state}
         in_place = {"_params": self._params}
         optimizer = self._optimizer
@@ -729,6 +739,9 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
         self.__dict__.clear()
         self.__dict__.update(snapshot["dict"])
         self.__dict__.update(live)
+        if "given_rng" in snapshot:
+            generator, generator_state = snapshot["given_rng"]
+            generator.set_state(generator_state)
         if "arrays" not in snapshot:
             return
         # the objects of the snapshot, with the contents they had

@@ -18,7 +18,8 @@ code the lists are 0-based: ``coefs[i]`` is ``W_{i+1}``.
 
 The loss is the (sample-weighted) mean of a per-sample loss ``loss_i`` (the
 one that goes with ``g``: cross-entropy for softmax and logistic, squared
-error for identity, Poisson deviance for exp; see :data:`LOSSES`) plus an L2
+error for identity, Poisson deviance for exp, see :data:`LOSSES`; or one of
+:mod:`skmlp._losses`: absolute error, Huber, pinball, your own) plus an L2
 penalty, with the same scaling as scikit-learn's ``MLPClassifier`` and
 ``MLPRegressor``::
 
@@ -41,6 +42,7 @@ import scipy.sparse as sp
 from scipy.special import xlogy
 
 from ._activations import Activation, exp, get_activation, logistic, softmax
+from ._losses import Loss
 
 # ---------------------------------------------------------------------------
 # Parameters: one flat vector, seen as per-layer matrices
@@ -119,6 +121,9 @@ class Workspace:
       the first :func:`loss_and_gradient` call that needs it.
     * ``dropout_masks``: room for :func:`draw_dropout_masks`, allocated when
       ``dropout`` is True (or by its first call).
+
+    ``reported_loss`` is set by each :func:`loss_and_gradient` call: the
+    batch's loss as ``loss_`` reports it (see there).
     """
 
     units: list[int]
@@ -132,6 +137,7 @@ class Workspace:
     grad_coefs: list[np.ndarray] = field(init=False)
     grad_intercepts: list[np.ndarray] = field(init=False)
     scratch: np.ndarray = field(init=False)
+    reported_loss: float = field(init=False, default=float("nan"))
     derivative_inputs: list[np.ndarray] | None = field(init=False, default=None)
     dropout_masks: list[np.ndarray] | None = field(init=False, default=None)
 
@@ -361,6 +367,52 @@ LOSSES = {
 CROSS_ENTROPY = LOSSES  # the name the classifier knew it by
 
 
+def canonical_delta(P: np.ndarray, T: np.ndarray, cache, delta: np.ndarray) -> None:
+    """The output delta of every pair in :data:`LOSSES`: dloss_i/dz_ik = p_ik - t_ik."""
+    np.subtract(P, T, out=delta)
+
+
+def _summed(function):
+    """A loss of :data:`LOSSES` as a :class:`~skmlp._losses.Loss` forward."""
+
+    def forward(Z: np.ndarray, T: np.ndarray) -> tuple[np.ndarray, None]:
+        return function(Z, T), None
+
+    return forward
+
+
+def _averaged_squared_error(Z: np.ndarray, T: np.ndarray) -> tuple[np.ndarray, None]:
+    """squared_error averaged over the outputs: scikit-learn's reported loss."""
+    return squared_error(Z, T) / T.shape[1], None
+
+
+CANONICAL_LOSSES = {
+    "softmax": Loss(
+        "log_loss", "softmax", _summed(softmax_cross_entropy), canonical_delta
+    ),
+    "logistic": Loss(
+        "log_loss", "logistic", _summed(sigmoid_cross_entropy), canonical_delta
+    ),
+    # scikit-learn's MLPRegressor reports the squared error averaged over the
+    # outputs but backpropagates the gradient of their sum; loss_ and the
+    # stopping rule follow its report, training follows its gradient.
+    "identity": Loss(
+        "squared_error",
+        "identity",
+        _averaged_squared_error,
+        canonical_delta,
+        outputs_summed=True,
+    ),
+    "exp": Loss("poisson", "exp", _summed(poisson_deviance), canonical_delta),
+}
+"""Output activation -> its canonical :class:`~skmlp._losses.Loss` (delta P - T)."""
+
+
+def get_loss(spec: str | Loss) -> Loss:
+    """The :class:`~skmlp._losses.Loss` for an output activation's name, or ``spec``."""
+    return spec if isinstance(spec, Loss) else CANONICAL_LOSSES[spec]
+
+
 # ---------------------------------------------------------------------------
 # Loss and gradient: forward, loss, backward
 # ---------------------------------------------------------------------------
@@ -391,18 +443,21 @@ def loss_and_gradient(
         The batch.
     T : ndarray of shape (n, units[-1])
         Targets: one-hot rows (softmax), 0/1 indicators (logistic), real
-        values (identity) or counts >= 0 (exp).
+        values (identity, and the losses of :mod:`skmlp._losses`) or counts
+        >= 0 (exp).
     sample_weight : ndarray of shape (n,) or None
         Weight of each sample; None means all ones.
     activation : str, pair of callables or Activation
         The hidden activation (see :func:`skmlp._activations.get_activation`).
-    out_activation : {"softmax", "logistic", "identity", "exp"}
-        The output activation, which picks the loss in :data:`LOSSES`.
+    out_activation : {"softmax", "logistic", "identity", "exp"} or Loss
+        The output activation, which picks its canonical loss in
+        :data:`CANONICAL_LOSSES`, or a :class:`~skmlp._losses.Loss`.
     alpha : float
         L2 penalty strength.
     ws : Workspace
         Buffers with at least n rows; on return ``ws.activations[-1][:n]``
-        holds the output predictions and ``ws.grad`` the gradient.
+        holds the output predictions, ``ws.grad`` the gradient and
+        ``ws.reported_loss`` the loss as ``loss_`` reports it.
     dropout_masks : list of (ndarray or None), optional
         One per hidden layer, from :func:`draw_dropout_masks`; None (the
         default) or all-None entries train without dropout.
@@ -410,8 +465,13 @@ def loss_and_gradient(
     Returns
     -------
     loss : float
+        The objective whose gradient ``ws.grad`` is. It is
+        ``ws.reported_loss`` too, except for squared error with several
+        outputs: scikit-learn reports its data term averaged over the
+        outputs and differentiates it summed over them, and so does skmlp.
     """
     n = X.shape[0]
+    loss_fn = get_loss(out_activation)
     coefs, intercepts = split_parameters(params, units)
     act = get_activation(activation)
     A = [X] + [a[:n] for a in ws.activations[1:]]  # A_0 .. A_{L-1}, then Z_L
@@ -432,7 +492,7 @@ def loss_and_gradient(
     Z_out = forward(
         X, coefs, intercepts, act, A, derivative_inputs=kept, dropout_masks=masks
     )  # (n, K) logits
-    per_sample = LOSSES[out_activation](Z_out, T)  # (n,); Z_out is now P
+    per_sample, cache = loss_fn.forward(Z_out, T)  # (n,); Z_out is now P
     P = Z_out
 
     # ---- loss ------------------------------------------------------------
@@ -445,16 +505,20 @@ def loss_and_gradient(
     n_coef = sum(W.size for W in coefs)
     W_all = params[:n_coef]  # every weight matrix, flattened end to end
     l2 = 0.5 * alpha * float(W_all @ W_all)
+    ws.reported_loss = (data_loss + l2) / weight_sum
+    if loss_fn.outputs_summed:
+        data_loss *= T.shape[1]  # the objective sums what the report averages
     loss = (data_loss + l2) / weight_sum
 
     # ---- backward --------------------------------------------------------
     # Output layer. For each pair in LOSSES (softmax + cross-entropy, sigmoid
     # + binary cross-entropy, identity + squared error, exp + Poisson
     # deviance) dloss_i/dz_ik = p_ik - t_ik: the derivative of the output
-    # activation and of the loss cancel (canonical links). Each sample counts
-    # with weight s_i / sum(s), hence (P - T) * s / sum(s), or (P - T) / n.
+    # activation and of the loss cancel (canonical links). The losses of
+    # skmlp._losses have deltas of their own. Each sample counts with weight
+    # s_i / sum(s), hence (P - T) * s / sum(s), or (P - T) / n.
     delta = D[L - 1]  # (n, K)
-    np.subtract(P, T, out=delta)
+    loss_fn.backward(P, T, cache, delta)  # dloss_i/dZ_L, e.g. P - T
     if sample_weight is not None:
         delta *= sample_weight[:, None]
     delta /= weight_sum

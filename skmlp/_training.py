@@ -177,6 +177,7 @@ def train_epoch(est, batches, ws, interrupt) -> EpochResult:
     """
     units, params, optimizer = est._units(), est._params, est._optimizer
     activation, rates = est._activation_function(), est._dropout
+    loss_function = est._training_loss()
     result = EpochResult()
     for k, (X_b, T_b, sw_b) in enumerate(batches):
         if sw_b is not None and not sw_b.any():
@@ -193,7 +194,7 @@ def train_epoch(est, batches, ws, interrupt) -> EpochResult:
             T_b,
             sw_b,
             activation,
-            est.out_activation_,
+            loss_function,
             est.alpha,
             ws,
             dropout_masks=masks,
@@ -203,7 +204,9 @@ def train_epoch(est, batches, ws, interrupt) -> EpochResult:
             return result
         optimizer.step(params, ws.grad)  # the update, in place
         weight = n if sw_b is None else float(sw_b.sum())
-        result.loss_sum += loss * weight
+        # loss_ is the reported loss (for several squared-error outputs,
+        # averaged over them as scikit-learn does), not the objective
+        result.loss_sum += ws.reported_loss * weight
         result.weight_sum += weight
         outputs = ws.activations[-1][:n]  # (n, n_outputs)
         result.score_sum += est._batch_score(outputs, T_b)
@@ -449,8 +452,12 @@ def fit_lbfgs(est, data: TrainingData, tasks) -> None:
     X, T, sample_weight = data.X, data.T, data.sample_weight
     ws = est._workspace(X.shape[0])
     activation = est._activation_function()
+    loss_function = est._training_loss()
     accepted = params.copy()  # the last iterate scipy accepted
-    last = {"theta": None, "loss": np.nan}  # of the last evaluation
+    # of the last evaluation: scipy minimises "loss" (the objective), loss_
+    # reports "reported" (they differ for several squared-error outputs)
+    last = {"theta": None, "loss": np.nan, "reported": np.nan}
+    at_start = {"reported": None}  # the reported loss at the first iterate
     state = {"diverged": False, "interrupted": False, "stopped": False}
     n_iter = [0]
     start_time = time.perf_counter() - est._elapsed
@@ -467,14 +474,16 @@ def fit_lbfgs(est, data: TrainingData, tasks) -> None:
             T,
             sample_weight,
             activation,
-            est.out_activation_,
+            loss_function,
             est.alpha,
             ws,
         )
         if not math.isfinite(loss):
             state["diverged"] = True
             raise _StopLBFGS
-        last.update(theta=theta.copy(), loss=loss)
+        last.update(theta=theta.copy(), loss=loss, reported=ws.reported_loss)
+        if at_start["reported"] is None:
+            at_start["reported"] = ws.reported_loss
         return loss, ws.grad.astype(np.float64)
 
     def end_of_iteration(theta):
@@ -483,7 +492,7 @@ def fit_lbfgs(est, data: TrainingData, tasks) -> None:
         accepted[...] = theta
         if last["theta"] is None or not np.array_equal(theta, last["theta"]):
             loss_and_gradient(theta)  # the last evaluation was a trial point
-        est.loss_curve_.append(last["loss"])
+        est.loss_curve_.append(last["reported"])
         history = est.history_
         # the outputs of that evaluation are in ws; score them before
         # validation runs its own forward pass
@@ -496,12 +505,12 @@ def fit_lbfgs(est, data: TrainingData, tasks) -> None:
         if metrics is None and data.validation is not None:
             metrics = {k: np.nan for k in history if k.startswith("val_")}
         _record_validation(history, metrics)
-        history["loss"].append(last["loss"])
+        history["loss"].append(last["reported"])
         history["learning_rate"].append(np.nan)  # L-BFGS has no learning rate
         est._elapsed = time.perf_counter() - start_time
         history["time"].append(est._elapsed)
         if est.verbose:
-            print(f"Iteration {n_iter[0]}, loss = {last['loss']:.8f}", flush=True)
+            print(f"Iteration {n_iter[0]}, loss = {last['reported']:.8f}", flush=True)
         if tasks.end_epoch():
             state["stopped"] = True
             raise StopIteration  # a callback asked to stop; scipy stops
@@ -528,7 +537,9 @@ def fit_lbfgs(est, data: TrainingData, tasks) -> None:
     est.n_iter_ = n_iter[0]
     if result is not None and np.isfinite(result.x).all() and not state["stopped"]:
         params[...] = result.x
-        est.loss_ = float(result.fun)
+        # result.x is the last iterate accepted (its reported loss was the
+        # last one recorded), or the start when none was
+        est.loss_ = float(est.loss_curve_[-1] if n_iter[0] else at_start["reported"])
         if not state["interrupted"]:
             _check_lbfgs_result(est, result)
     else:

@@ -114,6 +114,7 @@ def check_gradients(
     params, units = est._params, est._units()
     ws = est._workspace(X.shape[0])
     activation = est._activation_function()
+    loss_function = est._training_loss()  # the loss parameter's, e.g. pinball
     # With dropout the loss is random; the check is of its gradient for one
     # fixed draw of the masks (the network training sees for one batch).
     masks = None
@@ -129,7 +130,7 @@ def check_gradients(
             T,
             sample_weight,
             activation,
-            est.out_activation_,
+            loss_function,
             est.alpha,
             ws,
             dropout_masks=masks,

@@ -21,7 +21,9 @@ this module adds, each measured against onnxruntime in ``tests/test_onnx.py``:
 - a clear error, at conversion time, for what those converters cannot write:
   activations other than ``"identity"``, ``"logistic"``, ``"tanh"`` and
   ``"relu"``, a custom ``(function, derivative)`` pair, the ``"exp"`` output
-  of a Poisson regressor, and integer class labels beyond int32 (skl2onnx
+  of a Poisson regressor, the non-crossing outputs of a regressor of several
+  quantile levels (one level, absolute error, Huber and custom losses have
+  identity outputs and convert), and integer class labels beyond int32 (skl2onnx
   stores labels as int32: they would come back wrong); an unfitted model
   raises scikit-learn's ``NotFittedError``;
 - ``nocl=True`` (labels replaced by their indices in ``classes_``), which
@@ -117,6 +119,15 @@ def _check_convertible(model: Any) -> None:
             "skmlp.onnx: a regressor with loss='poisson' (output activation "
             "'exp') cannot be converted; skl2onnx's MLP converter writes only "
             "an identity output for regressors."
+        )
+    if model.out_activation_ == "noncrossing":
+        raise ValueError(
+            "skmlp.onnx: a regressor with several quantile levels (output "
+            "activation 'noncrossing': each level the one below plus a softplus "
+            "gap) cannot be converted; skl2onnx's MLP converter writes only an "
+            "identity output for regressors. A model of one level "
+            "(quantile=0.9, say) converts, as do loss='absolute_error', "
+            "'huber' and a custom loss (identity outputs)."
         )
 
 

@@ -604,3 +604,16 @@ def test_log_loss_on_a_validation_set_without_every_class():
         lambda: clf.fit(X, np.arange(30) % 3, X_val=X[:4], y_val=[0, 1, 0, 1]),
         match="cannot score",
     )
+
+
+def test_a_failed_first_call_leaves_a_given_random_state_as_it_was():
+    X = np.random.RandomState(0).normal(size=(30, 3))
+    rng = np.random.RandomState(7)
+    before = rng.get_state()[1].copy()
+    reg = NumpyMLPRegressor(
+        hidden_layer_sizes=(3,), scoring="neg_max_error", early_stopping=True,
+        random_state=rng,
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="cannot score"):
+        reg.fit(X, np.random.RandomState(0).rand(30, 2))
+    np.testing.assert_array_equal(rng.get_state()[1], before)
