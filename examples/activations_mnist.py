@@ -1,4 +1,5 @@
 """Hidden-layer activations on MNIST: test accuracy and seconds per epoch.
+=======================================================================
 
 What it shows
 -------------

@@ -1,4 +1,5 @@
 """Grid search on a Dask cluster: joblib's Dask backend runs the fits.
+===================================================================
 
 What it shows
 -------------

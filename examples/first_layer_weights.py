@@ -1,4 +1,5 @@
 """What the first layer learns: its weights as images, after 1, 5 and 20 epochs.
+=============================================================================
 
 What it shows
 -------------

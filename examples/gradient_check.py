@@ -1,4 +1,5 @@
 """Gradient check: backpropagation against finite differences, and a broken one.
+=============================================================================
 
 What it shows
 -------------

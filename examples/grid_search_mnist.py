@@ -1,4 +1,5 @@
 """Tune a NumpyMLPClassifier on a subset of MNIST with GridSearchCV.
+=================================================================
 
 A 3-fold cross-validated grid search over the hidden layer sizes, the initial
 learning rate and the L2 penalty ``alpha`` runs on a subset of the training

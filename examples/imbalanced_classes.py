@@ -1,4 +1,5 @@
 """Imbalanced classes: class_weight and early stopping on balanced accuracy.
+=========================================================================
 
 What it shows
 -------------

@@ -1,4 +1,5 @@
 """Weight initialisation: Xavier/Glorot vs small Gaussian vs all zeros.
+====================================================================
 
 What it shows
 -------------

@@ -1,4 +1,5 @@
 """Deploy without Python's scientific stack: export to ONNX, run with onnxruntime.
+===============================================================================
 
 What it shows
 -------------

@@ -1,4 +1,5 @@
 """Out-of-core training: ``partial_fit`` on chunks of a memory-mapped file.
+========================================================================
 
 What it shows
 -------------

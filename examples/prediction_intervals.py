@@ -1,4 +1,5 @@
 """Prediction intervals from one network: three quantiles that never cross.
+========================================================================
 
 What it shows
 -------------

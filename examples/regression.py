@@ -1,4 +1,5 @@
 """NumpyMLPRegressor next to scikit-learn's MLPRegressor, in the same pipeline.
+============================================================================
 
 What it shows
 -------------

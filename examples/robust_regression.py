@@ -1,4 +1,5 @@
 """Robust regression: gross outliers in y, and the losses that ignore them.
+========================================================================
 
 What it shows
 -------------

@@ -1,4 +1,5 @@
 """Sigmoid vs ReLU hidden units on MNIST, with plain SGD and with momentum.
+========================================================================
 
 What it shows
 -------------

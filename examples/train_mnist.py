@@ -1,4 +1,5 @@
 """Train a multilayer perceptron on MNIST and evaluate it on the test set.
+=======================================================================
 
 A scikit-learn ``Pipeline`` scales the pixels to [0, 1] and classifies them
 with a ``NumpyMLPClassifier`` (784-512-256-10, ReLU, SGD with Nesterov

@@ -117,7 +117,7 @@ SHARED_PARAMETERS = """\
 SHARED_ATTRIBUTES = """\
     n_features_in_ : int
         Number of features seen in ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Feature names seen in ``fit``, when X had string column names.
     coefs_ : list of ndarray
         ``coefs_[i]`` is the weight matrix from layer i to layer i+1, shape

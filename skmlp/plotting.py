@@ -8,9 +8,9 @@
 Each Display keeps the data it shows as attributes, draws it with
 ``plot(ax=None, ...)`` (which returns the Display and sets ``ax_`` and
 ``figure_``), and is most easily built from a fitted estimator with the
-``from_estimator`` class method, which also accepts a :class:`~sklearn.pipeline.
-Pipeline` ending in the classifier, or a fitted search such as
-:class:`~sklearn.model_selection.GridSearchCV`.
+``from_estimator`` class method, which also accepts a
+:class:`~sklearn.pipeline.Pipeline` ending in the classifier, or a fitted
+search such as :class:`~sklearn.model_selection.GridSearchCV`.
 
 matplotlib is an optional dependency (``pip install skmlp[plot]``): it is
 imported inside the methods that draw, so importing this module never needs
