@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
+from _gradient_bound import assert_gradients_agree
 from sklearn.base import clone
 from sklearn.datasets import load_digits, make_classification
 from sklearn.linear_model import LogisticRegression
@@ -307,7 +308,7 @@ def test_check_gradients_with_dropout(digits, seed):
         (6, 5), activation="tanh", dropout=[0.5, 0.2], max_iter=3, random_state=seed
     ).fit(X, y)
     result = check_gradients(clf, X[:30], y[:30], random_state=seed)
-    assert result.max_error < 1e-6
+    assert_gradients_agree(result)  # tests/_gradient_bound.py
     # the masks are fixed for the check: without dropout the gradient differs
     plain = check_gradients(clf.set_params(dropout=0.0), X[:30], y[:30])
     assert not np.allclose(plain.analytic["coefs_[0]"], result.analytic["coefs_[0]"])
@@ -343,7 +344,9 @@ def test_activations_learn_and_check(digits, activation, Estimator):
         random_state=0,
     ).fit(X, y)
     assert model.score(X, y) > 0.8
-    assert check_gradients(model, X[:30], y[:30]).max_error < 1e-6
+    # fitted until the gradient is ~1e-5: relative errors of ~1e-6 are round-off
+    # (1.0086e-6 on one AVX-512 CPU), which the bound takes from the loss
+    assert_gradients_agree(check_gradients(model, X[:30], y[:30]))
 
 
 def test_custom_activation_clone_pickle_grid_search(digits):

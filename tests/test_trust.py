@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _gradient_bound import assert_gradients_agree
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from sklearn.datasets import load_digits
@@ -462,16 +463,16 @@ def test_properties(problem):
     # backprop agrees with finite differences (after 2 epochs: off ReLU kinks)
     result = check_gradients(clf, X, y, sample_weight=weights)
     # A finite difference is only as good as the loss is accurate: in float64
-    # the round-off of (L(w + h) - L(w - h)) / 2h is about 1e-16 * |L| / h,
-    # 1e-9 for a loss below 10 and h = 1e-6, and the truncation error
-    # h**2 * L''' / 6 is smaller still. Two epochs with batches of 1 can blow
-    # a network up (losses of 1e14 and more, about 4 % of the draws), where
-    # no finite difference means anything: those draws are left out.
+    # the round-off of (L(w + h) - L(w - h)) / 2h is some ulps (2.2e-16) of |L|
+    # over h, the truncation error h**2 * L''' / 6 smaller still. Two epochs
+    # with batches of 1 can blow a network up (losses of 1e14 and more, about
+    # 4 % of the draws), where no finite difference means anything: those
+    # draws are left out.
     assume(np.isfinite(result.loss) and result.loss < 10)
-    for name, error in result.errors.items():
-        # relative error, or absolute where a whole array's gradient is tiny
-        # (1e-6 and less: its relative error is round-off over round-off)
-        assert error < 1e-6 or result.abs_errors[name] < 1e-8, (name, result)
+    # relative error, plus round-off over the gradient's size where a whole
+    # array's gradient is tiny (tests/_gradient_bound.py); a random draw's
+    # gradient may vanish, so the bound's power to see a 1 % error is not asked
+    assert_gradients_agree(result, detects=None)
     # probabilities
     P = clf.predict_proba(X)
     assert ((P >= 0) & (P <= 1)).all()
