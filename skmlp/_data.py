@@ -105,18 +105,20 @@ def minibatches(X, T, sample_weight, order, batch_size, contiguous, X_buffer):
     allocated once.
     """
     T_buffer = np.empty((batch_size, T.shape[1]), dtype=T.dtype)
+    gather = not (contiguous or sp.issparse(X))  # else a view, or a sparse copy
     for start in range(0, len(order), batch_size):
         stop = min(start + batch_size, len(order))
         rows = slice(start, stop) if contiguous else order[start:stop]
         sw_b = None if sample_weight is None else sample_weight[rows]
-        if contiguous or sp.issparse(X):  # a view, or a small sparse copy
+        if not gather:
             yield X[rows], T[rows], sw_b
         else:
+            # X.take is what np.take calls, without its two Python layers;
             # mode="clip" skips the bounds check's extra buffering: the
             # indices come from a permutation and are valid by construction
             n = stop - start
-            X_b = np.take(X, rows, axis=0, out=X_buffer[:n], mode="clip")
-            T_b = np.take(T, rows, axis=0, out=T_buffer[:n], mode="clip")
+            X_b = X.take(rows, axis=0, out=X_buffer[:n], mode="clip")
+            T_b = T.take(rows, axis=0, out=T_buffer[:n], mode="clip")
             yield X_b, T_b, sw_b
 
 

@@ -49,6 +49,13 @@ class SGD(_Scratch):
         w <- w + v                      (classical momentum)
         w <- w + mu * v - lr * g        (Nesterov: look one step ahead)
 
+    With Nesterov momentum the velocity is stored multiplied by the momentum,
+    ``u = mu * v`` (attribute ``velocity``; ``velocity_scaled`` says so):
+    ``mu * v`` is what the step adds to ``w``, and ``u`` follows as
+    ``u <- mu * (u - lr * g)``, since ``mu * v <- mu * (mu * v - lr * g)``.
+    The step is then 5 passes over the vectors instead of 6, with the same
+    result up to float rounding.
+
     Parameters
     ----------
     n_params : int
@@ -92,25 +99,37 @@ class SGD(_Scratch):
         self.nesterov = nesterov
         self.power_t = power_t
         self.max_iter = max_iter
+        # v, or u = mu * v with Nesterov momentum (see the class docstring)
         self.velocity = np.zeros(n_params, dtype=dtype)
+        self.velocity_scaled = nesterov
         self._scratch = np.empty(n_params, dtype=dtype)
         self._tiny = np.finfo(dtype).tiny
         self.n_steps = 0
 
+    def __setstate__(self, state: dict) -> None:
+        # Older pickles hold the velocity itself: scale it for Nesterov steps
+        # so that partial_fit continues where it stopped.
+        if "velocity_scaled" not in state:
+            if state["nesterov"]:
+                state["velocity"] = state["velocity"] * state["momentum"]
+            state["velocity_scaled"] = state["nesterov"]
+        super().__setstate__(state)
+
     def step(self, params: np.ndarray, grad: np.ndarray) -> None:
         """Update ``params`` in place with the gradient ``grad``."""
         lr, mu, v, s = self.learning_rate, self.momentum, self.velocity, self._scratch
-        # 4 passes over the flat vectors (6 with Nesterov), all in place; both
+        # 4 passes over the flat vectors (5 with Nesterov), all in place; both
         # updates need lr * g and NumPy has no fused multiply-add, so fewer
         # would take the gradient already scaled by -lr.
         np.multiply(grad, lr, out=s)  # s = lr * g
-        v *= mu
-        v -= s  # v = mu * v - lr * g
         if self.nesterov:
-            params -= s
-            np.multiply(v, mu, out=s)
-            params += s  # w += mu * v - lr * g
+            v -= s  # mu * v - lr * g: the new velocity (v holds mu * v)
+            v *= mu  # the new mu * v
+            params += v
+            params -= s  # w += mu * v - lr * g
         else:
+            v *= mu
+            v -= s  # v = mu * v - lr * g
             params += v
         self.n_steps += 1
         if self.n_steps % self.FLUSH_EVERY == 0:

@@ -120,7 +120,9 @@ def test_sgd_matches_reference_and_scikit_learn(seed, nesterov, lr, mu):
     # 100 steps with |g| up to ~30 and lr up to 0.5: w reaches ~1e3
     np.testing.assert_allclose(w, expected, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(w, sk_w[0], rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(opt.velocity, vel, rtol=1e-12, atol=1e-12)
+    # with Nesterov momentum the velocity is stored times the momentum
+    stored = mu * vel if nesterov else vel
+    np.testing.assert_allclose(opt.velocity, stored, rtol=1e-12, atol=1e-12)
 
 
 def test_adam_old_pickle_continues_exactly():
@@ -141,6 +143,110 @@ def test_adam_old_pickle_continues_exactly():
     for g in grads[150:]:
         opt.step(w_ref, g)
     for g in grads[150:]:
+        old.step(w_old, g)
+        new.step(w_new, g)
+    np.testing.assert_allclose(w_old, w_ref, rtol=1e-12, atol=1e-14)
+    np.testing.assert_array_equal(w_new, w_ref)
+
+
+def six_pass_nesterov(w, grads, lr, mu, dtype):
+    """skmlp's Nesterov step before issue 20 (velocity stored as such)."""
+    w, v = w.astype(dtype), np.zeros(w.size, dtype)
+    for g in grads:
+        g = g.astype(dtype)
+        s = g * dtype(lr)
+        v *= dtype(mu)
+        v -= s
+        w -= s
+        w += v * dtype(mu)
+    return w, v
+
+
+def test_sgd_classical_momentum_is_bit_identical_to_its_formula():
+    """The classical step's operations are unchanged: the same bits."""
+    w0 = np.random.RandomState(3).standard_normal(257).astype(np.float32)
+    opt, w = SGD(w0.size, np.float32, 0.05, momentum=0.9, nesterov=False), w0.copy()
+    w_ref, v_ref = w0.copy(), np.zeros_like(w0)
+    for g in gradients(3, n_steps=100, dtype=np.float32):
+        opt.step(w, g)
+        s = g * np.float32(0.05)
+        v_ref *= np.float32(0.9)
+        v_ref -= s
+        w_ref += v_ref
+        if opt.n_steps % SGD.FLUSH_EVERY == 0:
+            v_ref[np.abs(v_ref) < np.finfo(np.float32).tiny] = 0
+    np.testing.assert_array_equal(w, w_ref)
+    np.testing.assert_array_equal(opt.velocity, v_ref)
+    assert opt.velocity_scaled is False
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("lr, mu", [(0.05, 0.9), (0.5, 0.99), (0.01, 0.0)])
+def test_sgd_nesterov_float32_tracks_float64(seed, lr, mu):
+    """The 5-pass Nesterov step rounds differently from the 6-pass one it
+    replaced; both stay as close to the exact (float64) trajectory.
+
+    Each form rounds 3 operations on the way to w per step (relative
+    2**-24 ~ 6e-8 each), an error of about 2e-7 of the scale S (the largest
+    |w| plus the largest step). Errors of random sign add up like a random
+    walk: over 100 steps about 10 * 2e-7 = 2e-6 * S (worst seen: 7e-7 * S
+    for both forms); 1e-5 * S leaves a margin and still fails a step that is
+    wrong by more than rounding. Both forms are held to the same bound.
+    """
+    w0 = np.random.RandomState(100 + seed).standard_normal(257)
+    grads = list(gradients(seed, n_steps=100))
+    expected, vel = reference_sgd(w0, grads, lr, mu, True)
+    opt, w = SGD(w0.size, np.float32, lr, momentum=mu), w0.astype(np.float32)
+    for g in grads:
+        opt.step(w, g.astype(np.float32))
+    old_w, old_v = six_pass_nesterov(w0, grads, lr, mu, np.float32)
+    scale = np.abs(expected).max() + lr * max(np.abs(g).max() for g in grads)
+    for got in (w, old_w):
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5 * scale)
+    np.testing.assert_allclose(opt.velocity, mu * vel, rtol=0, atol=1e-5 * scale)
+    np.testing.assert_allclose(opt.velocity, mu * old_v, rtol=0, atol=1e-5 * scale)
+
+
+def test_sgd_one_nesterov_step_within_a_few_ulps_of_the_six_pass_step():
+    """From the same state, the two forms of one step differ by rounding only."""
+    rng = np.random.RandomState(5)
+    w0 = rng.standard_normal(10_000).astype(np.float32)
+    v0 = rng.standard_normal(10_000).astype(np.float32) * np.float32(0.01)
+    g = rng.standard_normal(10_000).astype(np.float32)
+    lr, mu = 0.05, 0.9
+    opt, w = SGD(w0.size, np.float32, lr, momentum=mu), w0.copy()
+    opt.velocity[...] = v0 * np.float32(mu)  # the stored u = mu * v
+    opt.step(w, g)
+    s = g * np.float32(lr)
+    v = v0 * np.float32(mu) - s
+    w_old = (w0 - s) + v * np.float32(mu)
+    exact = w0.astype(np.float64) + mu * (mu * v0.astype(np.float64) - lr * g) - lr * g
+    # each form rounds 3 operations on the way to w: within 4 ulps of the
+    # largest term, |w|, |mu v| or |lr g|
+    terms = np.abs(w0) + np.abs(mu * v0) + np.abs(lr * g)
+    bound = 4 * np.spacing(terms.astype(np.float32)).astype(np.float64)
+    assert (np.abs(w - exact) <= bound).all()
+    assert (np.abs(w_old - exact) <= bound).all()
+
+
+def test_sgd_old_pickle_continues():
+    """A pickle holding the plain velocity (before issue 20) is scaled on load."""
+    grads = list(gradients(0, n_steps=60))
+    w_ref = np.random.RandomState(1).standard_normal(257)
+    opt = SGD(w_ref.size, np.float64, 0.05, momentum=0.9)
+    for g in grads[:30]:
+        opt.step(w_ref, g)
+    w_old = w_ref.copy()
+    old_state = {k: v for k, v in vars(opt).items() if k != "velocity_scaled"}
+    old_state["velocity"] = opt.velocity / 0.9  # what the old code stored
+    old_state.pop("_scratch")
+    old = SGD.__new__(SGD)
+    old.__setstate__(old_state)  # what unpickling does
+    assert old.velocity_scaled
+    new = pickle.loads(pickle.dumps(opt))
+    w_new = w_old.copy()
+    for g in grads[30:]:
+        opt.step(w_ref, g)
         old.step(w_old, g)
         new.step(w_new, g)
     np.testing.assert_allclose(w_old, w_ref, rtol=1e-12, atol=1e-14)
