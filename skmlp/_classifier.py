@@ -219,7 +219,9 @@ class NumpyMLPClassifier(ClassifierMixin, BaseMLP):
         targets, ``"balanced"`` or a list of one dict per label: a sample's
         weight is the product of its weights over the labels (scikit-learn's
         ``compute_sample_weight`` convention). Validation samples are
-        weighed by the same class weights.
+        weighed by the same class weights. In :meth:`partial_fit`,
+        ``"balanced"`` is computed from each call's samples; a dict keeps
+        the same weights from call to call.
 
     scoring : None, "loss", str or callable, default=None
         What early stopping watches on the validation set (not in
