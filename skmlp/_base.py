@@ -33,7 +33,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from . import _network, _parameters
+from . import _fused, _network, _parameters
 from ._activations import (
     ACTIVATION_NAMES,
     OUTPUT_ACTIVATIONS,
@@ -259,6 +259,7 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
         sample_weight = self._weight_samples(y, sample_weight, dtype, targets)
         val = self._prepare_validation(validation, targets, dtype, T.shape[1])
         scorer = self._resolve_scorer()
+        kernels = _fused.requested()  # SKMLP_KERNELS checked before training
         units = [X.shape[1], *hidden, T.shape[1]]
         if not first_pass and self._units() != units:
             raise ValueError(
@@ -275,7 +276,7 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
                 self._link_parameters()  # the user replaced a coefs_ entry
             self._match_stopping_state()
         self._dropout = rates
-        data = TrainingData(X, y, T, sample_weight, scorer=scorer)
+        data = TrainingData(X, y, T, sample_weight, scorer=scorer, kernels=kernels)
         if val is not None:
             data.validation = val
         elif self.early_stopping and not incremental and self.solver != "lbfgs":
@@ -294,8 +295,7 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
             data.score(self)
         except (ValueError, TypeError) as error:
             raise ValueError(
-                f"scoring={self.scoring!r} cannot score this validation set: "
-                f"{error}"
+                f"scoring={self.scoring!r} cannot score this validation set: {error}"
             ) from error
 
     def _match_stopping_state(self) -> None:

@@ -430,6 +430,7 @@ def loss_and_gradient(
     ws: Workspace,
     *,
     dropout_masks: list[np.ndarray | None] | None = None,
+    l2_gradient: bool = True,
 ) -> float:
     """Loss of the network on one batch, and its gradient in ``ws.grad``.
 
@@ -461,6 +462,11 @@ def loss_and_gradient(
     dropout_masks : list of (ndarray or None), optional
         One per hidden layer, from :func:`draw_dropout_masks`; None (the
         default) or all-None entries train without dropout.
+    l2_gradient : bool, default=True
+        Add the L2 penalty's gradient ``alpha / sum(s) * W`` to ``ws.grad``.
+        The training loops pass False and hand that term to the optimizer's
+        step instead (a fused kernel adds it on the way, see
+        :mod:`skmlp._fused`); the loss includes the penalty either way.
 
     Returns
     -------
@@ -545,7 +551,7 @@ def loss_and_gradient(
 
     # L2 penalty: d/dW (alpha/2 ||W||^2) / sum(s) = alpha W / sum(s), weights
     # only (intercepts are not penalised), for all layers in one go.
-    if alpha:
+    if alpha and l2_gradient:
         scratch = ws.scratch[:n_coef]
         np.multiply(W_all, alpha / weight_sum, out=scratch)
         ws.grad[:n_coef] += scratch  # grad += alpha / sum(s) * W

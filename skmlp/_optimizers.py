@@ -15,6 +15,8 @@ from collections.abc import Callable
 import numpy as np
 import scipy.optimize
 
+from . import _fused
+
 # Updates are whole-vector NumPy operations into preallocated scratch space.
 # BLAS's axpy (y += a x in one pass) was tried: 5x faster on a quiet machine,
 # but OpenBLAS threads it, and on a busy machine each call's thread hand-off
@@ -38,6 +40,24 @@ class _Scratch:
         if "_scratch" not in state:
             like = state["velocity"] if "velocity" in state else state["m"]
             self._scratch = np.empty_like(like)
+
+    # "numpy" (the code below) or "numba" (skmlp/_fused.py: the same step in
+    # one pass); a class attribute, so that older pickles read "numpy"
+    kernels = "numpy"
+
+    def use_kernels(self, kernels: str) -> None:
+        """Take the steps with ``"numpy"`` or ``"numba"`` (same bits)."""
+        self.kernels = kernels
+
+    def _fused(self, params) -> bool:
+        return self.kernels == "numba" and type(params) is np.ndarray
+
+    def _add_l2(self, params, grad, decay: float, n_coef: int) -> None:
+        """grad[:n_coef] += decay * params[:n_coef], the L2 term (2 passes)."""
+        if decay:
+            scratch = self._scratch[:n_coef]
+            np.multiply(params[:n_coef], decay, out=scratch)
+            grad[:n_coef] += scratch
 
 
 class SGD(_Scratch):
@@ -115,9 +135,36 @@ class SGD(_Scratch):
             state["velocity_scaled"] = state["nesterov"]
         super().__setstate__(state)
 
-    def step(self, params: np.ndarray, grad: np.ndarray) -> None:
-        """Update ``params`` in place with the gradient ``grad``."""
+    def step(
+        self, params: np.ndarray, grad: np.ndarray, decay: float = 0.0, n_coef: int = 0
+    ) -> None:
+        """Update ``params`` in place with the gradient ``grad``.
+
+        ``decay``: an L2 term ``decay * params[:n_coef]`` still to be added to
+        the gradient of the first ``n_coef`` parameters (the weights), which
+        the fused kernel adds on the way; ``grad`` may be changed.
+        """
         lr, mu, v, s = self.learning_rate, self.momentum, self.velocity, self._scratch
+        if self._fused(params):
+            kernel = _fused.kernels()[
+                "sgd_nesterov" if self.nesterov else "sgd_classical"
+            ]
+            self.n_steps += 1
+            flush = self.n_steps % self.FLUSH_EVERY == 0
+            c = _fused.scalar
+            kernel(
+                params,
+                grad,
+                v,
+                n_coef if decay else 0,
+                c(decay, params),
+                c(lr, params),
+                c(mu, params),
+                flush,
+                float(self._tiny),
+            )
+            return
+        self._add_l2(params, grad, decay, n_coef)
         # 4 passes over the flat vectors (5 with Nesterov), all in place; both
         # updates need lr * g and NumPy has no fused multiply-add, so fewer
         # would take the gradient already scaled by -lr.
@@ -211,9 +258,13 @@ class Adam(_Scratch):
             state["moments_scaled"] = True
         super().__setstate__(state)
 
-    def step(self, params: np.ndarray, grad: np.ndarray) -> None:
-        """Update ``params`` in place with the gradient ``grad``."""
+    def step(
+        self, params: np.ndarray, grad: np.ndarray, decay: float = 0.0, n_coef: int = 0
+    ) -> None:
+        """Update ``params`` in place with the gradient ``grad`` (``decay``
+        and ``n_coef``: an L2 term still to add, as in :meth:`SGD.step`)."""
         b1, b2, m, v, s = self.beta_1, self.beta_2, self.m, self.v, self._scratch
+        self._add_l2(params, grad, 0.0 if self._fused(params) else decay, n_coef)
         self.n_steps += 1
         t = self.n_steps
         # lr_t * (1 - b1) / sqrt(1 - b2): bias corrections and the weights of
@@ -224,6 +275,21 @@ class Adam(_Scratch):
             * (1 - b1)
             / (1 - b1**t)
         )
+        if self._fused(params):
+            c = _fused.scalar
+            _fused.kernels()["adam"](
+                params,
+                grad,
+                m,
+                v,
+                n_coef if decay else 0,
+                c(decay, params),
+                c(b1, params),
+                c(b2, params),
+                c(self.epsilon / math.sqrt(1 - b2), params),
+                c(step_size, params),
+            )  # the 10 passes below, and the L2 term, in one
+            return
         # 10 passes over the flat vectors, all in place (every array (n,))
         m *= b1
         m += grad  # m = b1 m + g                                    2 passes

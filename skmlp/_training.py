@@ -51,6 +51,7 @@ class TrainingData:
     validation: tuple | None = None
     rows: np.ndarray | None = None
     scorer: tuple | None = None
+    kernels: str = "numpy"  # of the optimizer steps: skmlp._fused.requested()
 
     def score(self, est) -> dict | None:
         """The validation metrics of est's current weights (None: diverged)."""
@@ -178,6 +179,7 @@ def train_epoch(est, batches, ws, interrupt) -> EpochResult:
     units, params, optimizer = est._units(), est._params, est._optimizer
     activation, rates = est._activation_function(), est._dropout
     loss_function = est._training_loss()
+    n_coef = _network.n_parameters(units)[0]  # the weights come first in params
     result = EpochResult()
     for k, (X_b, T_b, sw_b) in enumerate(batches):
         if sw_b is not None and not sw_b.any():
@@ -198,12 +200,14 @@ def train_epoch(est, batches, ws, interrupt) -> EpochResult:
             est.alpha,
             ws,
             dropout_masks=masks,
+            l2_gradient=False,  # the step adds it (fused with the update)
         )
         if not math.isfinite(loss):
             result.diverged_at = k
             return result
-        optimizer.step(params, ws.grad)  # the update, in place
         weight = n if sw_b is None else float(sw_b.sum())
+        # the update, in place, with the L2 penalty's alpha / sum(s) * W
+        optimizer.step(params, ws.grad, decay=est.alpha / weight, n_coef=n_coef)
         # loss_ is the reported loss (for several squared-error outputs,
         # averaged over them as scikit-learn does), not the objective
         result.loss_sum += ws.reported_loss * weight
@@ -226,6 +230,7 @@ def fit_stochastic(est, data: TrainingData, incremental: bool, tasks) -> None:
     if est._optimizer is None or not incremental:
         est._optimizer = est._make_optimizer()
         est._optimizer_epochs = 0  # schedules count their own epochs
+    est._optimizer.use_kernels(data.kernels)  # SKMLP_KERNELS, read this call
     params = est._params
     X, T, sample_weight = data.X, data.T, data.sample_weight
     order_all = np.arange(X.shape[0]) if data.rows is None else data.rows

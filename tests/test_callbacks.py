@@ -134,7 +134,7 @@ def test_failed_fit_keeps_callbacks_and_tears_them_down(digits, monkeypatch):
         clf.fit(X, np.full(len(y), 0.5))  # refused before any callback is set up
     assert rec.calls == []
 
-    def failing_step(self, params, grad):
+    def failing_step(self, params, grad, **l2):
         raise MemoryError("simulated")
 
     monkeypatch.setattr(SGD, "step", failing_step)

@@ -515,12 +515,12 @@ def test_interrupt_without_a_signal_handler_goes_back_to_the_epoch_start(
     steps = []
     original_step = SGD.step
 
-    def step_interrupted_halfway(self, params, grad):
+    def step_interrupted_halfway(self, params, grad, **l2):
         steps.append(1)
         if len(steps) == 2 * n_batches + 3:
             params[: params.size // 2] = 1e3
             raise KeyboardInterrupt
-        original_step(self, params, grad)
+        original_step(self, params, grad, **l2)
 
     monkeypatch.setattr(SGD, "step", step_interrupted_halfway)
     clf = NumpyMLPClassifier(max_iter=10, random_state=0, **params)

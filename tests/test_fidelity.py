@@ -258,8 +258,8 @@ def test_ctrl_c_reaches_the_caller_and_keeps_the_batches(digits, monkeypatch, pr
     steps, weights = [], []
     original_step = SGD.step
 
-    def step_then_ctrl_c(self, params, grad):
-        original_step(self, params, grad)
+    def step_then_ctrl_c(self, params, grad, **l2):
+        original_step(self, params, grad, **l2)
         steps.append(1)
         weights.append(params.copy())
         if len(steps) == 5:
@@ -285,8 +285,8 @@ def test_ctrl_c_with_early_stopping_keeps_the_best_epoch(digits, monkeypatch):
     X, y = digits
     original_step = SGD.step
 
-    def step_then_ctrl_c(self, params, grad):
-        original_step(self, params, grad)
+    def step_then_ctrl_c(self, params, grad, **l2):
+        original_step(self, params, grad, **l2)
         if self.n_steps == 20:  # in the third epoch of 8 batches
             os.kill(os.getpid(), signal.SIGINT)
 
@@ -307,8 +307,8 @@ def test_one_ctrl_c_stops_a_grid_search(digits, monkeypatch):
     fits = []
     original_step = SGD.step
 
-    def step_then_ctrl_c(self, params, grad):
-        original_step(self, params, grad)
+    def step_then_ctrl_c(self, params, grad, **l2):
+        original_step(self, params, grad, **l2)
         if self.n_steps == 1:
             fits.append(1)
             if len(fits) == 2:

@@ -266,11 +266,11 @@ def test_failure_mid_training_restores_everything(fitted, digits, monkeypatch):
     calls = []
     original_step = SGD.step
 
-    def failing_step(self, params, grad):
+    def failing_step(self, params, grad, **l2):
         calls.append(1)
         if len(calls) == 2:
             raise MemoryError("simulated")
-        original_step(self, params, grad)
+        original_step(self, params, grad, **l2)
 
     monkeypatch.setattr(SGD, "step", failing_step)
     with pytest.raises(MemoryError):
