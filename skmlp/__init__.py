@@ -1,5 +1,6 @@
 """skmlp: a NumPy multilayer perceptron, backprop by hand, scikit-learn API."""
 
+from ._array_api import move_to
 from ._base import TrainingInterrupted
 from ._classifier import NumpyMLPClassifier
 from ._regressor import NumpyMLPRegressor
@@ -15,4 +16,5 @@ __all__ = [
     "TrainingInterrupted",
     "__version__",
     "check_gradients",
+    "move_to",
 ]

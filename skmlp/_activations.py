@@ -45,7 +45,8 @@ from functools import partial
 from typing import Any
 
 import numpy as np
-from scipy.special import expit, ndtr
+
+from ._array_api import namespace
 
 LEAKY_RELU_SLOPE = 0.01
 """Slope of ``leaky_relu`` for negative inputs."""
@@ -59,23 +60,27 @@ def identity(Z: np.ndarray) -> None:
 
 def logistic(Z: np.ndarray) -> None:
     """f(z) = 1 / (1 + exp(-z)), computed without overflow by scipy's expit."""
-    expit(Z, out=Z)
+    xp = namespace(Z)  # NumPy (with scipy.special), or Z's array API namespace
+    xp.expit(Z, out=Z)
 
 
 def tanh(Z: np.ndarray) -> None:
     """f(z) = tanh(z)."""
-    np.tanh(Z, out=Z)
+    xp = namespace(Z)
+    xp.tanh(Z, out=Z)
 
 
 def relu(Z: np.ndarray) -> None:
     """f(z) = max(z, 0)."""
-    np.maximum(Z, 0, out=Z)
+    xp = namespace(Z)
+    xp.maximum(Z, 0, out=Z)
 
 
 def leaky_relu(Z: np.ndarray) -> None:
     """f(z) = max(z, 0.01 z): z where z > 0, 0.01 z where it is not."""
     # for 0 < slope < 1, slope * z is the larger of the two exactly when z < 0
-    np.maximum(Z, LEAKY_RELU_SLOPE * Z, out=Z)
+    xp = namespace(Z)
+    xp.maximum(Z, LEAKY_RELU_SLOPE * Z, out=Z)
 
 
 def elu(Z: np.ndarray) -> None:
@@ -84,9 +89,10 @@ def elu(Z: np.ndarray) -> None:
     Written as ``max(z, 0) + expm1(min(z, 0))``: each term is 0 on the other
     side of 0, and ``exp`` only ever sees numbers <= 0, so it cannot overflow.
     """
-    negative_part = np.minimum(Z, 0)  # (n, d)
-    np.expm1(negative_part, out=negative_part)  # exp(z) - 1, accurate near 0
-    np.maximum(Z, 0, out=Z)
+    xp = namespace(Z)
+    negative_part = xp.minimum(Z, 0)  # (n, d)
+    xp.expm1(negative_part, out=negative_part)  # exp(z) - 1, accurate near 0
+    xp.maximum(Z, 0, out=Z)
     Z += negative_part
 
 
@@ -96,7 +102,8 @@ def gelu(Z: np.ndarray) -> None:
     ``Phi`` is the standard normal distribution function; scipy's ``ndtr``
     computes it without the cancellation of ``1 + erf`` for very negative z.
     """
-    Z *= ndtr(Z)
+    xp = namespace(Z)
+    Z *= xp.ndtr(Z)
 
 
 def softplus(Z: np.ndarray) -> None:
@@ -106,11 +113,12 @@ def softplus(Z: np.ndarray) -> None:
     out of ``1 + e^z``): the exponent is never positive. Ten times faster
     than ``np.logaddexp(0, z)``, which computes the same.
     """
-    tail = np.abs(Z)  # (n, d)
-    np.negative(tail, out=tail)
-    np.exp(tail, out=tail)  # exp(-|z|), in (0, 1]
-    np.log1p(tail, out=tail)
-    np.maximum(Z, 0, out=Z)
+    xp = namespace(Z)
+    tail = xp.abs(Z)  # (n, d)
+    xp.negative(tail, out=tail)
+    xp.exp(tail, out=tail)  # exp(-|z|), in (0, 1]
+    xp.log1p(tail, out=tail)
+    xp.maximum(Z, 0, out=Z)
     Z += tail
 
 
@@ -136,7 +144,8 @@ def relu_derivative(A: np.ndarray, delta: np.ndarray) -> None:
     """f'(z) = 1 where the unit was active (a > 0), 0 where it was not."""
     # A > 0 exactly where the unit was active (A = max(Z, 0) is never
     # negative); multiplying by the mask is 4x faster than copyto(where=).
-    np.multiply(delta, A > 0, out=delta)
+    xp = namespace(A)
+    xp.multiply(delta, A > 0, out=delta)
 
 
 def leaky_relu_derivative(A: np.ndarray, delta: np.ndarray) -> None:
@@ -146,7 +155,8 @@ def leaky_relu_derivative(A: np.ndarray, delta: np.ndarray) -> None:
     arithmetic on the boolean mask is ten times faster than ``np.where``,
     whose branches the processor cannot predict on random signs.
     """
-    factor = np.multiply(A > 0, 1 - LEAKY_RELU_SLOPE, dtype=delta.dtype)  # (n, d)
+    xp = namespace(A)
+    factor = xp.multiply(A > 0, 1 - LEAKY_RELU_SLOPE, dtype=delta.dtype)  # (n, d)
     factor += LEAKY_RELU_SLOPE
     delta *= factor
 
@@ -157,7 +167,8 @@ def elu_derivative(A: np.ndarray, delta: np.ndarray) -> None:
     Both cases are ``min(a, 0) + 1``. (With alpha = 1 the derivative is
     continuous at 0: e^0 = 1.)
     """
-    factor = np.minimum(A, 0)  # (n, d)
+    xp = namespace(A)
+    factor = xp.minimum(A, 0)  # (n, d)
     factor += 1
     delta *= factor
 
@@ -168,10 +179,11 @@ def gelu_derivative(Z: np.ndarray, delta: np.ndarray) -> None:
     Takes the pre-activation ``Z``, not ``A``: ``z Phi(z)`` cannot be solved
     for ``z`` in closed form (it is not even one-to-one for z < 0).
     """
-    density = np.exp(-0.5 * Z**2)  # (n, d)
+    xp = namespace(Z)
+    density = xp.exp(-0.5 * Z**2)  # (n, d)
     density *= 1 / math.sqrt(2 * math.pi)
     density *= Z  # z phi(z)
-    density += ndtr(Z)  # Phi(z) + z phi(z)
+    density += xp.ndtr(Z)  # Phi(z) + z phi(z)
     delta *= density
 
 
@@ -182,9 +194,10 @@ def softplus_derivative(A: np.ndarray, delta: np.ndarray) -> None:
     ``1 - 1 / (1 + e^z) = e^z / (1 + e^z)``. ``-expm1(-a)`` computes
     ``1 - exp(-a)`` accurately when ``a`` is tiny (very negative z).
     """
-    factor = np.negative(A)  # (n, d)
-    np.expm1(factor, out=factor)
-    np.negative(factor, out=factor)
+    xp = namespace(A)
+    factor = xp.negative(A)  # (n, d)
+    xp.expm1(factor, out=factor)
+    xp.negative(factor, out=factor)
     delta *= factor
 
 
@@ -387,17 +400,19 @@ def softmax(Z: np.ndarray) -> np.ndarray:
     The returned log of the normaliser, ``m + log sum_j exp(z_j - m)``, shape
     (n,), is what the cross-entropy needs (``skmlp._network``).
     """
-    row_max = Z.max(axis=1)  # (n,)
+    xp = namespace(Z)
+    row_max = xp.max(Z, axis=1)  # (n,)
     Z -= row_max[:, None]
-    np.exp(Z, out=Z)
-    sum_exp = Z.sum(axis=1)  # (n,)  >= 1: the max term is exp(0)
+    xp.exp(Z, out=Z)
+    sum_exp = xp.sum(Z, axis=1)  # (n,)  >= 1: the max term is exp(0)
     Z /= sum_exp[:, None]
-    return row_max + np.log(sum_exp)
+    return row_max + xp.log(sum_exp)
 
 
 def exp(Z: np.ndarray) -> None:
     """p = exp(z): the mean of a Poisson target under a log link."""
-    np.exp(Z, out=Z)
+    xp = namespace(Z)
+    xp.exp(Z, out=Z)
 
 
 OUTPUT_ACTIVATIONS: dict[str, Callable[[np.ndarray], Any]] = {

@@ -33,7 +33,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from . import _fused, _network, _parameters
+from . import _array_api, _fused, _network, _parameters
 from ._activations import (
     ACTIVATION_NAMES,
     OUTPUT_ACTIVATIONS,
@@ -94,12 +94,50 @@ def _forward_chunk(X_chunk, coefs, intercepts, activation) -> np.ndarray:
     A function of its own so that the chunk's float copy and buffers are
     freed when it returns, before the next chunk is made.
     """
-    dtype = coefs[0].dtype
-    X_chunk = as_training_dtype(X_chunk, dtype)
+    dtype, like = coefs[0].dtype, coefs[0]
+    X_chunk = as_training_dtype(X_chunk, _array_api.numpy_dtype(like))
     buffers = [X_chunk] + [
-        np.empty((X_chunk.shape[0], len(b)), dtype=dtype) for b in intercepts
+        _array_api.empty((X_chunk.shape[0], b.shape[0]), dtype, like)
+        for b in intercepts
     ]
     return _network.forward(X_chunk, coefs, intercepts, activation, buffers)
+
+
+def _host_rows(X):
+    """A NumPy stand-in with X's rows, for scikit-learn's host-side checks."""
+    return X if _array_api.is_numpy(X) else np.empty((X.shape[0], 0))
+
+
+def _host_validation(validation):
+    """An explicit validation set with y_val and its weights on the host."""
+    if validation is None:
+        return None
+    X_val, y_val, sw_val = validation
+    return X_val, _array_api.to_numpy(y_val), _array_api.to_numpy(sw_val)
+
+
+def _device_labels(y, like):
+    """Labels on ``like``'s device when they are numbers (scorers read them)."""
+    if y.dtype.kind not in "biuf":
+        return y
+    xp = _array_api.namespace(like)
+    return _array_api.move(y, xp, _array_api.device(like))
+
+
+def _device_validation(val, xp, device):
+    """A checked validation set moved to the training device."""
+    if val is None:
+        return None
+    X_val, T_val, y_val, sw_val = val
+    X_val = _array_api.move(X_val, xp, device)
+    T_val, sw_val = (_array_api.move(a, xp, device) for a in (T_val, sw_val))
+    return X_val, T_val, _device_labels(y_val, X_val), sw_val
+
+
+def _same_layout(a, b) -> bool:
+    return tuple(a.shape) == tuple(b.shape) and _array_api.namespace(
+        a
+    ) is _array_api.namespace(b)
 
 
 class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
@@ -241,11 +279,23 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
         rates = self._check_dropout(len(hidden))
         fitted = hasattr(self, "coefs_")
         first_pass = not fitted or (not self.warm_start and not incremental)
+        # Everything follows X: with array_api_dispatch=True and X of another
+        # namespace than NumPy (PyTorch, CuPy, ...), the network trains there.
+        # Targets and weights are checked and encoded on the host (they are
+        # small), then moved to X's device once.
+        xp, device = _array_api.input_namespace(X)
+        if xp is not None:
+            _array_api.refuse_unsupported(self, xp)
+            y = _array_api.to_numpy(y)
+            sample_weight = _array_api.to_numpy(sample_weight)
+            validation = _host_validation(validation)
+        if not first_pass:
+            self._check_same_namespace_as_fit(X, xp, device)
         X, y = self._validate_Xy(X, y, reset=first_pass)
         if incremental:
             self._check_partial_fit_classes(y, classes)
         if first_pass:
-            dtype = training_dtype(self.dtype, X.dtype)
+            dtype = training_dtype(self.dtype, _array_api.numpy_dtype(X))
         else:
             dtype = self._fitted_dtype()
         X = as_training_dtype(X, dtype)  # the one copy of X that fit makes
@@ -253,7 +303,7 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
         if sample_weight is not None:
             # rejects a wrong length, negative values and all zeros
             sample_weight = _check_sample_weight(
-                sample_weight, X, dtype=dtype, ensure_non_negative=True
+                sample_weight, _host_rows(X), dtype=dtype, ensure_non_negative=True
             )
             _check_some_weight(sample_weight)
         sample_weight = self._weight_samples(y, sample_weight, dtype, targets)
@@ -271,11 +321,17 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
         targets.commit()
         if first_pass:
             self._initialize(units, dtype)
+            if xp is not None:
+                self._move_parameters(xp, device)
         else:
             if not self._parameters_linked():
                 self._link_parameters()  # the user replaced a coefs_ entry
             self._match_stopping_state()
         self._dropout = rates
+        if xp is not None:  # the targets and weights join X on its device
+            T = _array_api.move(T, xp, device)
+            sample_weight = _array_api.move(sample_weight, xp, device)
+            val = _device_validation(val, xp, device)
         data = TrainingData(X, y, T, sample_weight, scorer=scorer, kernels=kernels)
         if val is not None:
             data.validation = val
@@ -338,8 +394,12 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
         train_idx, val_idx = validation_split(
             data.y, n, self.validation_fraction, self._split_seed, self._stratify
         )
-        sw = data.sample_weight
-        if val_idx is not None and sw is not None and not sw[val_idx].any():
+        sw, take = data.sample_weight, _array_api.take_rows
+        if (
+            val_idx is not None
+            and sw is not None
+            and not _array_api.any_nonzero(take(sw, val_idx))
+        ):
             val_idx = None  # every held-out row has weight 0: nothing to score
         if val_idx is None:
             warn(
@@ -351,11 +411,14 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
             )
             return data
         data.rows = train_idx  # batches gather from X: no copy of X
+        y_val = data.y[val_idx]
+        if not _array_api.is_numpy(data.X):
+            y_val = _device_labels(y_val, data.X)
         data.validation = (
-            data.X[val_idx],
-            data.T[val_idx],
-            data.y[val_idx],
-            None if sw is None else sw[val_idx],
+            take(data.X, val_idx),
+            take(data.T, val_idx),
+            y_val,
+            None if sw is None else take(sw, val_idx),
         )
         return data
 
@@ -438,7 +501,13 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
         return self.out_activation_
 
     def _make_optimizer(self):
-        n, dtype = self._params.size, self._params.dtype
+        optimizer = self._new_optimizer()
+        if not _array_api.is_numpy(self._params):
+            optimizer.to_namespace_of(self._params)
+        return optimizer
+
+    def _new_optimizer(self):
+        n, dtype = self._params.shape[0], _array_api.numpy_dtype(self._params)
         if self.solver == "sgd":
             return SGD(
                 n,
@@ -461,10 +530,34 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
             self._params.dtype,
             activation=self._activation_function(),
             dropout=self._dropout is not None,
+            like=self._params,
         )
 
     def _activation_function(self):
         return get_activation(self.activation)
+
+    def _move_parameters(self, xp, device) -> None:
+        """Move the (new) parameters to X's namespace and device."""
+        self._params = _array_api.move(self._params, xp, device)
+        self.coefs_, self.intercepts_ = _network.split_parameters(
+            self._params, self._units()
+        )
+
+    def _check_same_namespace_as_fit(self, X, xp, device) -> None:
+        """A warm start or partial_fit trains where the first fit did."""
+        model_xp = _array_api.model_namespace(self)
+        wanted = _array_api.NUMPY if xp is None else xp
+        same_device = xp is None or _array_api.device(self._params) == device
+        if model_xp is not wanted or not same_device:
+            fitted = "numpy" if model_xp is _array_api.NUMPY else model_xp.__name__
+            given = "numpy (or array-like)" if xp is None else xp.__name__
+            raise ValueError(
+                f"This model was fitted on {fitted} arrays"
+                + ("" if xp is None else f" on {device}")
+                + f"; X is {given}: a warm start or partial_fit trains in the "
+                "namespace and on the device of the first fit. Move the model "
+                "first with skmlp.move_to(model, xp, device), or refit."
+            )
 
     def _link_parameters(self) -> None:
         self._params, self.coefs_, self.intercepts_ = _parameters.link(
@@ -479,7 +572,7 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
         return _parameters.layer_units(self.coefs_, self.intercepts_)
 
     def _fitted_dtype(self) -> np.dtype:
-        fitted = np.asarray(self.coefs_[0]).dtype
+        fitted = _array_api.numpy_dtype(self.coefs_[0])
         if self.dtype != "auto" and np.dtype(self.dtype) != fitted:
             raise ValueError(
                 f"dtype={self.dtype!r} differs from the fitted weights' dtype "
@@ -578,9 +671,11 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
         loss = _network.get_loss(self._training_loss())
         per_sample = loss.forward(outputs, T)[0]  # outputs are now P
         loss_sum = float(
-            per_sample.sum() if sample_weight is None else per_sample @ sample_weight
+            _array_api.total(per_sample)
+            if sample_weight is None
+            else per_sample @ sample_weight
         )
-        total = X.shape[0] if sample_weight is None else float(sample_weight.sum())
+        total = X.shape[0] if sample_weight is None else _array_api.total(sample_weight)
         return (loss_sum / total if total else 0.0), outputs
 
     def _validation_metrics(self, X, T, y, sample_weight, scorer=None) -> dict | None:
@@ -591,10 +686,10 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
         """
         with np.errstate(over="ignore", invalid="ignore"):
             loss, outputs = self._mean_loss(X, T, sample_weight)
-        if not (math.isfinite(loss) and np.isfinite(outputs).all()):
+        if not (math.isfinite(loss) and _array_api.all_finite(outputs)):
             return None
         metrics = {"val_loss": loss}
-        metrics.update(self._output_metrics(outputs, y, sample_weight))
+        metrics.update(self._output_metrics(outputs, y, sample_weight, T))
         if self.scoring is None:
             metrics["val_score"] = metrics[self._default_score_key]
         elif self.scoring == "loss":
@@ -629,21 +724,27 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
         so a large X needs little memory beyond itself and the result. X must
         already be validated.
         """
-        dtype = np.asarray(self.coefs_[0]).dtype
-        coefs = [np.asarray(W, dtype=dtype) for W in self.coefs_[layers]]
-        intercepts = [np.asarray(b, dtype=dtype) for b in self.intercepts_[layers]]
+        dtype = _array_api.numpy_dtype(self.coefs_[0])
+        if _array_api.is_numpy(self.coefs_[0]):
+            coefs = [np.asarray(W, dtype=dtype) for W in self.coefs_[layers]]
+            intercepts = [np.asarray(b, dtype=dtype) for b in self.intercepts_[layers]]
+        else:  # fitted on an array API input: the weights are on its device
+            coefs, intercepts = self.coefs_[layers], self.intercepts_[layers]
         activation = self._activation_function()
-        out = np.empty((X.shape[0], len(intercepts[-1])), dtype=dtype)
+        shape = (X.shape[0], intercepts[-1].shape[0])
+        out = _array_api.empty(shape, coefs[0].dtype, coefs[0])
         for rows in row_chunks(X.shape[0], self._units(), dtype.itemsize):
-            Z = _forward_chunk(X[rows], coefs, intercepts, activation)
+            Z = _forward_chunk(X[rows, ...], coefs, intercepts, activation)
             if finish is not None:
                 finish(Z)
-            out[rows] = Z
+            out[rows, ...] = Z
         return out
 
-    def _outputs(self, X, *, apply_output: bool = True) -> np.ndarray:
+    def _outputs(
+        self, X, *, apply_output: bool = True, method: str = "predict"
+    ) -> np.ndarray:
         """The network's outputs for X (n_samples, n_outputs), or its logits."""
-        X = validate_data(self, X, accept_sparse=["csr"], dtype="numeric", reset=False)
+        X = self._validated(X, method)
         finish = OUTPUT_ACTIVATIONS[self.out_activation_] if apply_output else None
         return self._forward(X, finish=finish)
 
@@ -659,10 +760,17 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
         X_new : ndarray of shape (n_samples, hidden_layer_sizes[-1])
         """
         check_is_fitted(self)
-        X = validate_data(self, X, accept_sparse=["csr"], dtype="numeric", reset=False)
+        X = self._validated(X, "transform")
         # every layer but the output one, then the hidden activation f
         finish = self._activation_function().forward
         return self._forward(X, finish=finish, layers=slice(-1))
+
+    def _validated(self, X, method: str = "predict"):
+        """X checked for prediction, in the namespace and device of the weights."""
+        _array_api.check_same_namespace(X, self, method)
+        return validate_data(
+            self, X, accept_sparse=["csr"], dtype="numeric", reset=False
+        )
 
     def get_feature_names_out(self, input_features=None):
         """Names of the features :meth:`transform` outputs.
@@ -683,7 +791,7 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         _check_feature_names_in(self, input_features, generate_names=False)
         prefix = type(self).__name__.lower()
-        n = len(self.intercepts_[-2])
+        n = self.intercepts_[-2].shape[0]
         return np.asarray([f"{prefix}{i}" for i in range(n)], dtype=object)
 
     # ------------------------------------------------------------------
@@ -714,13 +822,13 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
         optimizer = self._optimizer
         if optimizer is not None:
             for name, value in vars(optimizer).items():
-                if isinstance(value, np.ndarray) and not name.startswith("_"):
+                if _array_api.is_array(value) and not name.startswith("_"):
                     in_place[f"_optimizer.{name}"] = value
         backup = self.__dict__.setdefault("_backup", {})
         for key, array in in_place.items():
-            if key not in backup or backup[key].shape != array.shape:
-                backup[key] = np.empty_like(array)
-            np.copyto(backup[key], array)
+            if key not in backup or not _same_layout(backup[key], array):
+                backup[key] = _array_api.empty(array.shape, array.dtype, array)
+            _array_api.copy_into(backup[key], array)
         records = {"loss_curve_": self.loss_curve_}
         records.update({f"history_.{k}": v for k, v in self.history_.items()})
         if self.validation_scores_ is not None:
@@ -747,12 +855,12 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
         # the objects of the snapshot, with the contents they had
         self._backup = backup
         for key, array in snapshot["arrays"].items():
-            np.copyto(array, backup[key])
+            _array_api.copy_into(array, backup[key])
         if self._optimizer is not None:
             arrays = {k: v for k, v in vars(self._optimizer).items()}
             vars(self._optimizer).update(vars(snapshot["optimizer"]))
             vars(self._optimizer).update(
-                {k: v for k, v in arrays.items() if isinstance(v, np.ndarray)}
+                {k: v for k, v in arrays.items() if _array_api.is_array(v)}
             )
         for records, length in snapshot["lengths"].values():
             del records[length:]
@@ -781,9 +889,17 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
         if hasattr(self, "coefs_"):
             self._link_parameters()
 
+    def __sklearn_array_api_convert__(self, converter):
+        """scikit-learn's ``move_estimator_to`` (1.8+): see :func:`skmlp.move_to`."""
+        probe = converter(np.zeros(1))
+        return _array_api.move_model(
+            self, _array_api.namespace(probe), _array_api.device(probe)
+        )
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
+        tags.array_api_support = True
         if not hasattr(self, "transform"):  # hidden_layer_sizes=()
             tags.transformer_tags = None
         return tags

@@ -8,6 +8,7 @@ activation (softmax or logistic) and the predict methods.
 
 from __future__ import annotations
 
+import math
 from numbers import Real
 
 import numpy as np
@@ -26,6 +27,7 @@ from sklearn.utils.multiclass import (
 )
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
+from . import _array_api
 from ._base import BaseMLP, _has_stochastic_solver
 from ._docs import fill
 
@@ -193,6 +195,12 @@ def _check_class_weight_values(class_weight) -> None:
                     "class_weight values must be finite and non-negative: got "
                     f"{value!r} for class {label!r}."
                 )
+
+
+def xp_int(xp, classes):
+    """The integer dtype of ``xp`` for a label indicator matrix's values."""
+    integer = classes.dtype if classes.dtype.kind in "iu" else np.dtype(np.int64)
+    return getattr(xp, integer.name)
 
 
 @fill
@@ -402,12 +410,31 @@ class NumpyMLPClassifier(ClassifierMixin, BaseMLP):
 
     def _batch_score(self, P: np.ndarray, T: np.ndarray) -> float:
         """Number of rows of P whose prediction matches the targets T."""
+        if not _array_api.is_numpy(P):
+            return _array_api.total(self._hits(P, T))
         if self.out_activation_ == "softmax":
             return float((P.argmax(axis=1) == T.argmax(axis=1)).sum())
         # binary or multilabel: every output thresholded at 0.5
         return float(((P > 0.5) == (T > 0.5)).all(axis=1).sum())
 
-    def _output_metrics(self, P, y, sample_weight) -> dict:
+    def _hits(self, P, T):
+        """1.0 where a row's prediction matches its targets, else 0.0 (array API)."""
+        xp = _array_api.namespace(P)
+        if len(self.classes_) == 1:  # one class: always predicted, always right
+            return xp.ones((P.shape[0],), dtype=P.dtype, device=_array_api.device(P))
+        if self.out_activation_ == "softmax":
+            hits = xp.argmax(P, axis=1) == xp.argmax(T, axis=1)
+        else:
+            hits = xp.all((P > 0.5) == (T > 0.5), axis=1)
+        return xp.astype(hits, P.dtype)
+
+    def _output_metrics(self, P, y, sample_weight, T=None) -> dict:
+        if not _array_api.is_numpy(P):  # on the device, from the targets T
+            hits = self._hits(P, T)
+            if sample_weight is None:
+                return {"val_accuracy": _array_api.total(hits) / P.shape[0]}
+            weighted = float(hits @ sample_weight) / _array_api.total(sample_weight)
+            return {"val_accuracy": weighted}
         y_pred = self._label_binarizer.inverse_transform(P, threshold=0.5)
         return {
             "val_accuracy": float(
@@ -434,7 +461,9 @@ class NumpyMLPClassifier(ClassifierMixin, BaseMLP):
             a single class gives that class probability 1 (one column).
         """
         check_is_fitted(self)
-        P = self._outputs(X)
+        P = self._outputs(X, method="predict_proba")
+        if not _array_api.is_numpy(P):
+            return self._probabilities_xp(P)
         if self.out_activation_ == "logistic":
             # strictly inside (0, 1), even where float32 rounds expit to 1
             eps = np.finfo(P.dtype).eps
@@ -466,7 +495,9 @@ class NumpyMLPClassifier(ClassifierMixin, BaseMLP):
         log_proba : ndarray of shape (n_samples, n_classes)
         """
         check_is_fitted(self)
-        Z = self._outputs(X, apply_output=False)
+        Z = self._outputs(X, apply_output=False, method="predict_log_proba")
+        if not _array_api.is_numpy(Z):
+            return self._log_probabilities_xp(Z)
         if self.out_activation_ == "softmax":
             # bounded below like predict_proba, so log(predict_proba) agrees
             log_p = log_softmax(Z, axis=1)
@@ -492,8 +523,60 @@ class NumpyMLPClassifier(ClassifierMixin, BaseMLP):
         y : ndarray of shape (n_samples,) or (n_samples, n_labels)
         """
         check_is_fitted(self)
-        P = self._outputs(X)
+        P = self._outputs(X, method="predict")
+        if not _array_api.is_numpy(P):
+            return self._labels_xp(P)
         return self._label_binarizer.inverse_transform(P, threshold=0.5)
+
+    # --- the same, for a model fitted on an array API input ---------------
+
+    def _probabilities_xp(self, P):
+        """predict_proba's bounds and columns in P's namespace, on its device."""
+        xp = _array_api.namespace(P)
+        finfo = xp.finfo(P.dtype)
+        if len(self.classes_) == 1:
+            return xp.ones_like(P)
+        if self.out_activation_ == "logistic":
+            P = xp.clip(P, min=finfo.eps, max=1 - finfo.eps)
+        else:
+            P = xp.clip(P, min=finfo.smallest_normal)
+        if self.n_outputs_ == 1:
+            return xp.concat([1 - P, P], axis=1)
+        return P
+
+    def _log_probabilities_xp(self, Z):
+        """predict_log_proba from the logits Z, in Z's namespace."""
+        xp = _array_api.namespace(Z)
+        finfo = xp.finfo(Z.dtype)
+        if self.out_activation_ == "softmax":
+            row_max = xp.max(Z, axis=1, keepdims=True)
+            shifted = Z - row_max
+            log_sum = xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
+            return xp.clip(shifted - log_sum, min=math.log(finfo.smallest_normal))
+        if len(self.classes_) == 1:
+            return xp.zeros_like(Z)
+        zero = xp.zeros_like(Z)
+        log_p = -xp.logaddexp(zero, -Z)  # log sigmoid(z)
+        if self.n_outputs_ == 1:  # log(1 - sigmoid(z)) = log sigmoid(-z)
+            log_p = xp.concat([-xp.logaddexp(zero, Z), log_p], axis=1)
+        low, high = math.log(finfo.eps), math.log1p(-finfo.eps)
+        return xp.clip(log_p, min=low, max=high)
+
+    def _labels_xp(self, P):
+        """predict's labels: classes_ (on P's device when they are numbers)."""
+        xp, device = _array_api.namespace(P), _array_api.device(P)
+        classes = self.classes_
+        if self.out_activation_ == "softmax":
+            index = xp.argmax(P, axis=1)
+        elif self._label_binarizer.y_type_ == "multilabel-indicator":
+            return xp.astype(P > 0.5, xp_int(xp, classes))
+        elif len(classes) == 1:
+            index = xp.zeros((P.shape[0],), dtype=xp.int64, device=device)
+        else:
+            index = xp.astype(P[:, 0] > 0.5, xp.int64)
+        if classes.dtype.kind not in "biuf":  # strings stay on the host
+            return classes[_array_api.to_numpy(index)]
+        return xp.take(_array_api.move(classes, xp, device), index)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -16,6 +16,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import gen_batches
 from sklearn.utils._chunking import get_chunk_n_rows
 
+from . import _array_api
 from ._warnings import warn
 
 
@@ -37,11 +38,29 @@ def training_dtype(requested, X_dtype: np.dtype) -> np.dtype:
 
 
 def as_training_dtype(X, dtype: np.dtype):
-    """X in the training dtype, refusing values that dtype cannot hold."""
+    """X in the training dtype, refusing values that dtype cannot hold.
+
+    ``dtype`` is a NumPy dtype; an array API X is converted in its namespace.
+    """
+    if not _array_api.is_numpy(X):
+        return _as_training_dtype_xp(X, dtype)
     converted = X.astype(dtype, copy=False)
     values = converted.data if sp.issparse(converted) else converted
     if values.size and X.dtype != dtype:
         if not (np.isfinite(values.max()) and np.isfinite(values.min())):
+            raise ValueError(
+                f"Input X contains values too large for {dtype} "
+                f"(largest magnitude {np.finfo(dtype).max:.3g}): scale the data "
+                "(e.g. StandardScaler) or use dtype='float64'."
+            )
+    return converted
+
+
+def _as_training_dtype_xp(X, dtype: np.dtype):
+    xp = _array_api.namespace(X)
+    converted = xp.astype(X, _array_api.xp_dtype(xp, dtype), copy=False)
+    if _array_api.numpy_dtype(X) != dtype and not _array_api.all_finite(converted):
+        if _array_api.all_finite(X):  # finite before: the dtype cannot hold it
             raise ValueError(
                 f"Input X contains values too large for {dtype} "
                 f"(largest magnitude {np.finfo(dtype).max:.3g}): scale the data "
@@ -104,6 +123,9 @@ def minibatches(X, T, sample_weight, order, batch_size, contiguous, X_buffer):
     ``X_buffer`` (the network's input buffer) and a target buffer, both
     allocated once.
     """
+    if not _array_api.is_numpy(X):
+        yield from _minibatches_xp(X, T, sample_weight, order, batch_size, contiguous)
+        return
     T_buffer = np.empty((batch_size, T.shape[1]), dtype=T.dtype)
     gather = not (contiguous or sp.issparse(X))  # else a view, or a sparse copy
     for start in range(0, len(order), batch_size):
@@ -120,6 +142,28 @@ def minibatches(X, T, sample_weight, order, batch_size, contiguous, X_buffer):
             X_b = X.take(rows, axis=0, out=X_buffer[:n], mode="clip")
             T_b = T.take(rows, axis=0, out=T_buffer[:n], mode="clip")
             yield X_b, T_b, sw_b
+
+
+def _minibatches_xp(X, T, sample_weight, order, batch_size, contiguous):
+    """:func:`minibatches` for an array API X: ``xp.take`` on X's device.
+
+    The epoch's row order (drawn on the host by the model's RandomState)
+    is moved to the device once; each batch is then gathered there.
+    """
+    xp, device = _array_api.namespace(X), _array_api.device(X)
+    if not contiguous:
+        order = _array_api.move(np.asarray(order, dtype=np.int64), xp, device)
+    for start in range(0, order.shape[0], batch_size):
+        stop = min(start + batch_size, order.shape[0])
+        if contiguous:
+            rows = slice(start, stop)
+            X_b, T_b = X[rows, ...], T[rows, ...]
+            sw_b = None if sample_weight is None else sample_weight[rows]
+        else:
+            rows = order[start:stop]
+            X_b, T_b = xp.take(X, rows, axis=0), xp.take(T, rows, axis=0)
+            sw_b = None if sample_weight is None else xp.take(sample_weight, rows)
+        yield X_b, T_b, sw_b
 
 
 def row_chunks(n_samples: int, units: list[int], itemsize: int) -> Iterator[slice]:

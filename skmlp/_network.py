@@ -39,9 +39,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.special import xlogy
 
+from . import _array_api
 from ._activations import Activation, exp, get_activation, logistic, softmax
+from ._array_api import NUMPY, namespace
 from ._losses import Loss
 
 # ---------------------------------------------------------------------------
@@ -60,13 +61,16 @@ def split_parameters(
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Views of ``flat`` as the weight matrices and bias vectors of each layer.
 
-    Writing to a view writes to ``flat`` and the other way round.
+    Writing to a view writes to ``flat`` and the other way round. ``flat``
+    is a NumPy array or an array of any array API namespace.
     """
+    xp = namespace(flat)
+    reshape = np.ndarray.reshape if xp is NUMPY else xp.reshape
     coefs, intercepts = [], []
     start = 0
     for fan_in, fan_out in zip(units[:-1], units[1:]):
         end = start + fan_in * fan_out
-        coefs.append(flat[start:end].reshape(fan_in, fan_out))
+        coefs.append(reshape(flat[start:end], (fan_in, fan_out)))
         start = end
     for fan_out in units[1:]:
         intercepts.append(flat[start : start + fan_out])
@@ -124,6 +128,10 @@ class Workspace:
 
     ``reported_loss`` is set by each :func:`loss_and_gradient` call: the
     batch's loss as ``loss_`` reports it (see there).
+
+    ``like`` is an array (the parameters) whose namespace and device the
+    buffers take: None (NumPy) or a NumPy array, or an array API array
+    (PyTorch, CuPy, ...), with ``dtype`` of its namespace.
     """
 
     units: list[int]
@@ -131,6 +139,7 @@ class Workspace:
     dtype: np.dtype
     activation: str | tuple | Activation | None = field(default=None, kw_only=True)
     dropout: bool = field(default=False, kw_only=True)
+    like: object = field(default=None, kw_only=True, repr=False)
     activations: list[np.ndarray] = field(init=False)
     deltas: list[np.ndarray] = field(init=False)
     grad: np.ndarray = field(init=False)
@@ -143,13 +152,13 @@ class Workspace:
 
     def __post_init__(self) -> None:
         n = self.batch_size
-        self.activations = [np.empty((n, u), dtype=self.dtype) for u in self.units]
-        self.deltas = [np.empty((n, u), dtype=self.dtype) for u in self.units[1:]]
+        self.activations = [self._empty((n, u)) for u in self.units]
+        self.deltas = [self._empty((n, u)) for u in self.units[1:]]
         n_coef, n_intercept = n_parameters(self.units)
-        self.grad = np.empty(n_coef + n_intercept, dtype=self.dtype)
+        self.grad = self._empty(n_coef + n_intercept)
         self.grad_coefs, self.grad_intercepts = split_parameters(self.grad, self.units)
         # room for alpha * W (the L2 gradient) without a new array per batch
-        self.scratch = np.empty(n_coef, dtype=self.dtype)
+        self.scratch = self._empty(n_coef)
         needs_input = (
             self.activation is not None and get_activation(self.activation).needs_input
         )
@@ -158,10 +167,13 @@ class Workspace:
         if self.dropout:
             self.dropout_masks = self._hidden_buffers()
 
+    def _empty(self, shape) -> np.ndarray:
+        return _array_api.empty(shape, self.dtype, self.like)
+
     def _hidden_buffers(self) -> list[np.ndarray]:
         """One (batch_size, units[l]) array per hidden layer l."""
         n = self.batch_size
-        return [np.empty((n, u), dtype=self.dtype) for u in self.units[1:-1]]
+        return [self._empty((n, u)) for u in self.units[1:-1]]
 
 
 # ---------------------------------------------------------------------------
@@ -213,7 +225,7 @@ def draw_dropout_masks(
     if isinstance(out, Workspace):
         if out.dropout_masks is None:
             out.dropout_masks = out._hidden_buffers()
-        buffers = [M[:n] for M in out.dropout_masks]
+        buffers = [M[:n, ...] for M in out.dropout_masks]
     else:
         dtype = np.float64 if dtype is None else dtype
         buffers = [np.empty((n, width), dtype=dtype) for width in out]
@@ -229,7 +241,11 @@ def draw_dropout_masks(
             continue
         draw = rng.randint(0, 2**16, size=M.shape, dtype=np.uint16)  # (n, units[l])
         keep = draw >= round(p * 2**16)  # True with probability 1 - p
-        np.multiply(keep, 1 / (1 - p), out=M, dtype=M.dtype)
+        if isinstance(M, np.ndarray):
+            np.multiply(keep, 1 / (1 - p), out=M, dtype=M.dtype)
+        else:  # drawn on the host (the model's RandomState), copied over
+            scaled = np.multiply(keep, 1 / (1 - p), dtype=_array_api.numpy_dtype(M))
+            M[...] = _array_api.move(scaled, namespace(M), _array_api.device(M))
         masks.append(M)
     return masks
 
@@ -241,10 +257,11 @@ def draw_dropout_masks(
 
 def _affine(A: np.ndarray, W: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
     """out = A @ W + b.  A may be a scipy sparse matrix (first layer only)."""
+    xp = namespace(W)  # NumPy, or the namespace of an array API input
     if sp.issparse(A):
         out[...] = A @ W
     else:
-        np.matmul(A, W, out=out)
+        xp.matmul(A, W, out=out)
     out += b  # b has shape (fan_out,): broadcast over the n rows
 
 
@@ -274,6 +291,7 @@ def forward(
     input, else the un-masked ``f(Z_l)``.
     """
     act = get_activation(activation)
+    xp = namespace(coefs[0])
     A = X  # (n, units[0])
     last = len(coefs) - 1
     for i, (W, b) in enumerate(zip(coefs, intercepts)):
@@ -282,10 +300,10 @@ def forward(
         if i < last:
             kept = None if derivative_inputs is None else derivative_inputs[i]
             if kept is not None and act.needs_input:
-                np.copyto(kept, Z)  # f' reads Z_{i+1}
+                xp.copyto(kept, Z)  # f' reads Z_{i+1}
             act.forward(Z)  # A = f(Z), in place
             if kept is not None and not act.needs_input:
-                np.copyto(kept, Z)  # f' reads f(Z_{i+1}) before the mask
+                xp.copyto(kept, Z)  # f' reads f(Z_{i+1}) before the mask
             M = None if dropout_masks is None else dropout_masks[i]
             if M is not None:
                 Z *= M  # drop units; scale the kept ones by 1 / (1 - p)
@@ -311,8 +329,9 @@ def softmax_cross_entropy(Z: np.ndarray, T: np.ndarray) -> np.ndarray:
     keeps ``sum_k t_ik z_ik`` small, so the difference loses no digits.
     Z is overwritten with the probabilities P = softmax(Z); returns ce, shape (n,).
     """
-    Z -= Z.max(axis=1, keepdims=True)  # now every z <= 0
-    tz = np.einsum("ij,ij->i", T, Z)  # (n,)  sum_k t_ik z_ik
+    xp = namespace(Z)
+    Z -= xp.max(Z, axis=1, keepdims=True)  # now every z <= 0
+    tz = xp.einsum("ij,ij->i", T, Z)  # (n,)  sum_k t_ik z_ik
     log_sum_exp = softmax(Z)  # (n,); Z is now P
     return log_sum_exp - tz
 
@@ -325,7 +344,8 @@ def sigmoid_cross_entropy(Z: np.ndarray, T: np.ndarray) -> np.ndarray:
     overflow. Summed over the outputs (one per label in multilabel problems).
     Z is overwritten with P = sigmoid(Z); returns ce, shape (n,).
     """
-    ce = (np.logaddexp(0, Z) - T * Z).sum(axis=1)
+    xp = namespace(Z)
+    ce = xp.sum(xp.logaddexp(0, Z) - T * Z, axis=1)
     logistic(Z)
     return ce
 
@@ -338,8 +358,9 @@ def squared_error(Z: np.ndarray, T: np.ndarray) -> np.ndarray:
     the loss averaged over the outputs: for ``n_outputs > 1`` this loss is
     ``n_outputs`` times its ``loss_``.) Z is already P; returns shape (n,).
     """
+    xp = namespace(Z)
     diff = Z - T  # (n, K)
-    return 0.5 * np.einsum("ij,ij->i", diff, diff)
+    return 0.5 * xp.einsum("ij,ij->i", diff, diff)
 
 
 def poisson_deviance(Z: np.ndarray, T: np.ndarray) -> np.ndarray:
@@ -351,9 +372,10 @@ def poisson_deviance(Z: np.ndarray, T: np.ndarray) -> np.ndarray:
     underflows to 0 never meets a log. Z is overwritten with P = exp(Z);
     returns shape (n,).
     """
-    tz = np.einsum("ij,ij->i", T, Z)  # (n,)  sum_k t_k z_k
+    xp = namespace(Z)
+    tz = xp.einsum("ij,ij->i", T, Z)  # (n,)  sum_k t_k z_k
     exp(Z)  # Z is now P
-    return (xlogy(T, T) - T + Z).sum(axis=1) - tz
+    return xp.sum(xp.xlogy(T, T) - T + Z, axis=1) - tz
 
 
 LOSSES = {
@@ -369,7 +391,8 @@ CROSS_ENTROPY = LOSSES  # the name the classifier knew it by
 
 def canonical_delta(P: np.ndarray, T: np.ndarray, cache, delta: np.ndarray) -> None:
     """The output delta of every pair in :data:`LOSSES`: dloss_i/dz_ik = p_ik - t_ik."""
-    np.subtract(P, T, out=delta)
+    xp = namespace(P)
+    xp.subtract(P, T, out=delta)
 
 
 def _summed(function):
@@ -477,22 +500,25 @@ def loss_and_gradient(
         outputs and differentiates it summed over them, and so does skmlp.
     """
     n = X.shape[0]
+    xp = namespace(params)  # NumPy, or the namespace of an array API input
     loss_fn = get_loss(out_activation)
     coefs, intercepts = split_parameters(params, units)
     act = get_activation(activation)
-    A = [X] + [a[:n] for a in ws.activations[1:]]  # A_0 .. A_{L-1}, then Z_L
-    D = [d[:n] for d in ws.deltas]  # D[i] = dLoss/dZ_{i+1}
+    # [:n, ...]: the first n rows, spelled so that every array API namespace
+    # takes it (array-api-strict wants an index for each axis, or an ellipsis)
+    A = [X] + [a[:n, ...] for a in ws.activations[1:]]  # A_0 .. A_{L-1}, then Z_L
+    D = [d[:n, ...] for d in ws.deltas]  # D[i] = dLoss/dZ_{i+1}
     L = len(coefs)
     masks = [None] * (L - 1)  # masks[i-1] = M_i, hidden layer i
     if dropout_masks is not None:
-        masks = [None if M is None else M[:n] for M in dropout_masks]
+        masks = [None if M is None else M[:n, ...] for M in dropout_masks]
     # f' reads A_i itself, unless it needs Z_i or A_i is masked: then it reads
     # kept[i-1], filled by the forward pass
     kept = None
     if act.needs_input or any(M is not None for M in masks):
         if ws.derivative_inputs is None:
             ws.derivative_inputs = ws._hidden_buffers()
-        kept = [k[:n] for k in ws.derivative_inputs]
+        kept = [k[:n, ...] for k in ws.derivative_inputs]
 
     # ---- forward ---------------------------------------------------------
     Z_out = forward(
@@ -504,11 +530,11 @@ def loss_and_gradient(
     # ---- loss ------------------------------------------------------------
     if sample_weight is None:
         weight_sum = float(n)
-        data_loss = float(per_sample.sum())
+        data_loss = float(xp.sum(per_sample))
     else:
-        weight_sum = float(sample_weight.sum())
+        weight_sum = float(xp.sum(sample_weight))
         data_loss = float(per_sample @ sample_weight)
-    n_coef = sum(W.size for W in coefs)
+    n_coef = n_parameters(units)[0]
     W_all = params[:n_coef]  # every weight matrix, flattened end to end
     l2 = 0.5 * alpha * float(W_all @ W_all)
     ws.reported_loss = (data_loss + l2) / weight_sum
@@ -537,11 +563,11 @@ def loss_and_gradient(
         if sp.issparse(A[i]):
             ws.grad_coefs[i][...] = A[i].T @ delta
         else:
-            np.matmul(A[i].T, delta, out=ws.grad_coefs[i])
-        np.sum(delta, axis=0, out=ws.grad_intercepts[i])
+            xp.matmul(A[i].T, delta, out=ws.grad_coefs[i])
+        xp.sum(delta, axis=0, out=ws.grad_intercepts[i])
         if i > 0:
             prev = D[i - 1]  # (n, units[i])
-            np.matmul(delta, coefs[i].T, out=prev)  # dLoss/dA_i
+            xp.matmul(delta, coefs[i].T, out=prev)  # dLoss/dA_i
             M = masks[i - 1]
             if M is not None:
                 prev *= M  # A_i = f(Z_i) * M_i: dLoss/df(Z_i) = dLoss/dA_i * M_i
@@ -553,6 +579,6 @@ def loss_and_gradient(
     # only (intercepts are not penalised), for all layers in one go.
     if alpha and l2_gradient:
         scratch = ws.scratch[:n_coef]
-        np.multiply(W_all, alpha / weight_sum, out=scratch)
+        xp.multiply(W_all, alpha / weight_sum, out=scratch)
         ws.grad[:n_coef] += scratch  # grad += alpha / sum(s) * W
     return loss

@@ -15,7 +15,8 @@ from collections.abc import Callable
 import numpy as np
 import scipy.optimize
 
-from . import _fused
+from . import _array_api, _fused
+from ._array_api import namespace
 
 # Updates are whole-vector NumPy operations into preallocated scratch space.
 # BLAS's axpy (y += a x in one pass) was tried: 5x faster on a quiet machine,
@@ -39,7 +40,20 @@ class _Scratch:
         self.__dict__.update(state)
         if "_scratch" not in state:
             like = state["velocity"] if "velocity" in state else state["m"]
-            self._scratch = np.empty_like(like)
+            self._scratch = _array_api.empty(like.shape, like.dtype, like)
+
+    def to_namespace_of(self, params) -> None:
+        """Move the state vectors to the namespace and device of ``params``.
+
+        Optimizers are made with NumPy vectors; an array API fit moves them
+        next to the parameters once, and every step stays there.
+        """
+        xp, device = namespace(params), _array_api.device(params)
+        for name, value in vars(self).items():
+            if isinstance(value, np.ndarray):
+                setattr(self, name, _array_api.move(value, xp, device))
+            elif isinstance(value, np.generic):  # _tiny: a Python float compares
+                setattr(self, name, value.item())
 
     # "numpy" (the code below) or "numba" (skmlp/_fused.py: the same step in
     # one pass); a class attribute, so that older pickles read "numpy"
@@ -52,11 +66,11 @@ class _Scratch:
     def _fused(self, params) -> bool:
         return self.kernels == "numba" and type(params) is np.ndarray
 
-    def _add_l2(self, params, grad, decay: float, n_coef: int) -> None:
+    def _add_l2(self, xp, params, grad, decay: float, n_coef: int) -> None:
         """grad[:n_coef] += decay * params[:n_coef], the L2 term (2 passes)."""
         if decay:
             scratch = self._scratch[:n_coef]
-            np.multiply(params[:n_coef], decay, out=scratch)
+            xp.multiply(params[:n_coef], decay, out=scratch)
             grad[:n_coef] += scratch
 
 
@@ -164,11 +178,12 @@ class SGD(_Scratch):
                 float(self._tiny),
             )
             return
-        self._add_l2(params, grad, decay, n_coef)
+        xp = namespace(params)  # NumPy, or the namespace of an array API input
+        self._add_l2(xp, params, grad, decay, n_coef)
         # 4 passes over the flat vectors (5 with Nesterov), all in place; both
         # updates need lr * g and NumPy has no fused multiply-add, so fewer
         # would take the gradient already scaled by -lr.
-        np.multiply(grad, lr, out=s)  # s = lr * g
+        xp.multiply(grad, lr, out=s)  # s = lr * g
         if self.nesterov:
             v -= s  # mu * v - lr * g: the new velocity (v holds mu * v)
             v *= mu  # the new mu * v
@@ -180,8 +195,8 @@ class SGD(_Scratch):
             params += v
         self.n_steps += 1
         if self.n_steps % self.FLUSH_EVERY == 0:
-            np.abs(v, out=s)
-            np.copyto(v, 0, where=s < self._tiny)
+            xp.abs(v, out=s)
+            xp.copyto(v, 0, where=s < self._tiny)
 
     def epoch_ends(self, n_samples_seen: int, n_epochs: int) -> None:
         """Move the schedule on at the end of an epoch."""
@@ -264,7 +279,8 @@ class Adam(_Scratch):
         """Update ``params`` in place with the gradient ``grad`` (``decay``
         and ``n_coef``: an L2 term still to add, as in :meth:`SGD.step`)."""
         b1, b2, m, v, s = self.beta_1, self.beta_2, self.m, self.v, self._scratch
-        self._add_l2(params, grad, 0.0 if self._fused(params) else decay, n_coef)
+        xp = namespace(params)
+        self._add_l2(xp, params, grad, 0.0 if self._fused(params) else decay, n_coef)
         self.n_steps += 1
         t = self.n_steps
         # lr_t * (1 - b1) / sqrt(1 - b2): bias corrections and the weights of
@@ -294,11 +310,11 @@ class Adam(_Scratch):
         m *= b1
         m += grad  # m = b1 m + g                                    2 passes
         v *= b2
-        np.multiply(grad, grad, out=s)
+        xp.multiply(grad, grad, out=s)
         v += s  # v = b2 v + g^2                                      3 passes
-        np.sqrt(v, out=s)
+        xp.sqrt(v, out=s)
         s += self.epsilon / math.sqrt(1 - b2)
-        np.divide(m, s, out=s)
+        xp.divide(m, s, out=s)
         s *= step_size
         params -= s  # w -= step_size m / (sqrt(v) + eps')            5 passes
 

@@ -17,8 +17,9 @@ from sklearn.base import RegressorMixin, _fit_context
 from sklearn.metrics import r2_score
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
+from . import _array_api
 from ._activations import exp
 from ._base import BaseMLP, _has_stochastic_solver
 from ._docs import fill
@@ -367,7 +368,10 @@ class NumpyMLPRegressor(RegressorMixin, BaseMLP):
     def _batch_score(self, P: np.ndarray, T: np.ndarray) -> float:
         return 0.0  # no per-batch training score is recorded for regression
 
-    def _output_metrics(self, P, y, sample_weight) -> dict:
+    def _output_metrics(self, P, y, sample_weight, T=None) -> dict:
+        if not _array_api.is_numpy(P):
+            # on the device: T holds y as columns (quantile losses are NumPy-only)
+            return {"val_r2": float(r2_score(T, P, sample_weight=sample_weight))}
         y_pred = self._point(P)
         y_pred = y_pred.ravel() if np.ndim(y) == 1 else y_pred
         return {"val_r2": float(r2_score(y, y_pred, sample_weight=sample_weight))}
@@ -397,11 +401,6 @@ class NumpyMLPRegressor(RegressorMixin, BaseMLP):
         elif self.out_activation_ == "noncrossing":
             noncrossing(Z, len(self.quantiles_))
         return self._point(Z)
-
-    def _validated(self, X):
-        return validate_data(
-            self, X, accept_sparse=["csr"], dtype="numeric", reset=False
-        )
 
     def predict(self, X, return_std=False, *, n_passes=100, random_state=0):
         """Predict the targets of X, and optionally their Monte-Carlo dropout spread.
@@ -455,13 +454,19 @@ class NumpyMLPRegressor(RegressorMixin, BaseMLP):
             of the same prediction over the dropout passes.
         """
         check_is_fitted(self)
-        X = self._validated(X)
+        X = self._validated(X, "predict")
         y = self._forward(X, finish=None)  # logits
         y = self._predictions(y)
         if self.n_outputs_ == 1:
-            y = y.ravel()
+            y = _array_api.ravel(y)
         if not return_std:
             return y
+        if not _array_api.is_numpy(y):
+            raise ValueError(
+                "predict(X, return_std=True) (Monte-Carlo dropout) is NumPy-only: "
+                "this model was fitted on an array API input. Move it to NumPy "
+                "first (skmlp.move_to(model, numpy)) and pass NumPy X."
+            )
         if getattr(self, "_dropout", None) is None:
             raise ValueError(
                 "predict(X, return_std=True) estimates the spread of the "
@@ -501,7 +506,8 @@ class NumpyMLPRegressor(RegressorMixin, BaseMLP):
             prediction interval of the outer levels.
         """
         check_is_fitted(self)
-        Z = self._forward(self._validated(X))  # (n, n_outputs_ * Q) logits
+        X = self._validated(X, "predict_quantiles")
+        Z = self._forward(X)  # (n, n_outputs_ * Q) logits
         n_quantiles = len(self.quantiles_)
         if n_quantiles > 1:
             noncrossing(Z, n_quantiles)

@@ -22,7 +22,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.optimize import _check_optimize_result
 
-from . import _network
+from . import _array_api, _network
 from ._data import batch_size_for, minibatches
 from ._interrupt import deferred_keyboard_interrupt
 from ._optimizers import minimize_lbfgs
@@ -88,7 +88,7 @@ class EarlyStopping:
     def __init__(self, estimator, *, on_validation: bool, params: np.ndarray):
         self.est = estimator
         self.on_validation = on_validation
-        self.best_params = params.copy() if on_validation else None
+        self.best_params = _array_api.copy(params) if on_validation else None
         self.best_is_current = False  # the current weights are the best ones
         if on_validation:
             # Scores of another call's weights (or split) are not compared
@@ -117,7 +117,7 @@ class EarlyStopping:
     def keep_best(self, params: np.ndarray) -> None:
         """Before the weights change again: keep them if they are the best."""
         if self.best_is_current:
-            np.copyto(self.best_params, params)
+            _array_api.copy_into(self.best_params, params)
             self.best_is_current = False
 
     @property
@@ -130,7 +130,7 @@ class EarlyStopping:
         if self.best_params is not None and np.isfinite(
             self.est.best_validation_score_
         ):
-            np.copyto(params, self.best_params)
+            _array_api.copy_into(params, self.best_params)
 
 
 _EPOCH_SCALARS = (
@@ -182,7 +182,7 @@ def train_epoch(est, batches, ws, interrupt) -> EpochResult:
     n_coef = _network.n_parameters(units)[0]  # the weights come first in params
     result = EpochResult()
     for k, (X_b, T_b, sw_b) in enumerate(batches):
-        if sw_b is not None and not sw_b.any():
+        if sw_b is not None and not _array_api.any_nonzero(sw_b):
             continue  # rows of weight zero carry no data: no step to take
         n = X_b.shape[0]
         masks = None  # one dropout mask (n, units[l]) per hidden layer
@@ -205,14 +205,14 @@ def train_epoch(est, batches, ws, interrupt) -> EpochResult:
         if not math.isfinite(loss):
             result.diverged_at = k
             return result
-        weight = n if sw_b is None else float(sw_b.sum())
+        weight = n if sw_b is None else _array_api.total(sw_b)
         # the update, in place, with the L2 penalty's alpha / sum(s) * W
         optimizer.step(params, ws.grad, decay=est.alpha / weight, n_coef=n_coef)
         # loss_ is the reported loss (for several squared-error outputs,
         # averaged over them as scikit-learn does), not the objective
         result.loss_sum += ws.reported_loss * weight
         result.weight_sum += weight
-        outputs = ws.activations[-1][:n]  # (n, n_outputs)
+        outputs = ws.activations[-1][:n, ...]  # (n, n_outputs)
         result.score_sum += est._batch_score(outputs, T_b)
         result.n_rows += n
         if interrupt.raised:
@@ -245,7 +245,7 @@ def fit_stochastic(est, data: TrainingData, incremental: bool, tasks) -> None:
     # Weights to fall back on if the loss overflows: the ones the current
     # epoch started from, checked finite by its first batch's loss, and the
     # previous epoch's, for when that very first batch overflows.
-    epoch_start, previous_start = params.copy(), params.copy()
+    epoch_start, previous_start = _array_api.copy(params), _array_api.copy(params)
     start_time = time.perf_counter() - est._elapsed
     est.n_iter_ = 0  # counts the epochs of this call, as in scikit-learn
     interrupted = diverged = False
@@ -259,7 +259,7 @@ def fit_stochastic(est, data: TrainingData, incremental: bool, tasks) -> None:
         for _ in range(1 if incremental else est.max_iter):
             stopping.keep_best(params)  # the previous epoch's, if best
             epoch_start, previous_start = previous_start, epoch_start
-            np.copyto(epoch_start, params)
+            _array_api.copy_into(epoch_start, params)
             mark = EpochMark(est, stopping)
             tasks.begin_epoch()
             order = est._rng.permutation(order_all) if est.shuffle else order_all
@@ -275,7 +275,7 @@ def fit_stochastic(est, data: TrainingData, incremental: bool, tasks) -> None:
             try:
                 epoch = train_epoch(est, batches, ws, interrupt)
                 diverged = (
-                    epoch.diverged_at is not None or not np.isfinite(params).all()
+                    epoch.diverged_at is not None or not _array_api.all_finite(params)
                 )
                 metrics = None
                 if not (diverged or epoch.interrupted) and data.validation:
@@ -296,7 +296,7 @@ def fit_stochastic(est, data: TrainingData, incremental: bool, tasks) -> None:
                 # another handler): the interrupt may have come mid-update or
                 # between two records, so the epoch is undone as a whole.
                 mark.restore(est)
-                np.copyto(params, epoch_start)
+                _array_api.copy_into(params, epoch_start)
                 est._optimizer = est._make_optimizer()
                 interrupted = True
                 break
@@ -403,10 +403,11 @@ def _record_validation(history: dict, metrics: dict | None) -> None:
 
 def outputs_finite(est, data: TrainingData, rows) -> bool:
     """Whether the current weights give finite outputs and loss on ``rows``."""
-    sw = None if data.sample_weight is None else data.sample_weight[rows]
+    take = _array_api.take_rows
+    sw = None if data.sample_weight is None else take(data.sample_weight, rows)
     with np.errstate(all="ignore"):
-        loss, outputs = est._mean_loss(data.X[rows], data.T[rows], sw)
-    return math.isfinite(loss) and bool(np.isfinite(outputs).all())
+        loss, outputs = est._mean_loss(take(data.X, rows), take(data.T, rows), sw)
+    return math.isfinite(loss) and _array_api.all_finite(outputs)
 
 
 def loss_at_current_weights(est, data: TrainingData) -> float:
@@ -416,16 +417,18 @@ def loss_at_current_weights(est, data: TrainingData) -> float:
     first epoch): ``loss_`` is then this, the loss of the weights kept.
     """
     rows = slice(None) if data.rows is None else data.rows
-    sw = None if data.sample_weight is None else data.sample_weight[rows]
+    take = _array_api.take_rows
+    sw = None if data.sample_weight is None else take(data.sample_weight, rows)
+    X = take(data.X, rows)
     with np.errstate(all="ignore"):
-        loss, _ = est._mean_loss(data.X[rows], data.T[rows], sw)
-        total = data.X[rows].shape[0] if sw is None else float(sw.sum())
-        W = est._params[: sum(W.size for W in est.coefs_)]
+        loss, _ = est._mean_loss(X, take(data.T, rows), sw)
+        total = X.shape[0] if sw is None else _array_api.total(sw)
+        W = est._params[: _network.n_parameters(est._units())[0]]
         return float(loss + 0.5 * est.alpha * float(W @ W) / total)
 
 
 def _diverged(est, last_good_params: np.ndarray, data: TrainingData) -> None:
-    np.copyto(est._params, last_good_params)
+    _array_api.copy_into(est._params, last_good_params)
     est._optimizer = est._make_optimizer()  # its state is not finite either
     est._optimizer_epochs = 0
     if est.n_iter_ == 0:  # no epoch of this call recorded a loss
@@ -458,7 +461,10 @@ def fit_lbfgs(est, data: TrainingData, tasks) -> None:
     ws = est._workspace(X.shape[0])
     activation = est._activation_function()
     loss_function = est._training_loss()
-    accepted = params.copy()  # the last iterate scipy accepted
+    # scipy's L-BFGS-B works on the host, in float64; with an array API
+    # input each evaluation sets the parameters on the device from theta and
+    # hands the gradient back (as scikit-learn's LogisticRegression does)
+    accepted = _array_api.copy(params)  # the last iterate scipy accepted
     # of the last evaluation: scipy minimises "loss" (the objective), loss_
     # reports "reported" (they differ for several squared-error outputs)
     last = {"theta": None, "loss": np.nan, "reported": np.nan}
@@ -471,7 +477,7 @@ def fit_lbfgs(est, data: TrainingData, tasks) -> None:
         if interrupt.raised:
             state["interrupted"] = True
             raise _StopLBFGS
-        params[...] = theta
+        _array_api.assign_from_host(params, theta)
         loss = _network.loss_and_gradient(
             params,
             units,
@@ -489,12 +495,12 @@ def fit_lbfgs(est, data: TrainingData, tasks) -> None:
         last.update(theta=theta.copy(), loss=loss, reported=ws.reported_loss)
         if at_start["reported"] is None:
             at_start["reported"] = ws.reported_loss
-        return loss, ws.grad.astype(np.float64)
+        return loss, _array_api.to_numpy(ws.grad).astype(np.float64)
 
     def end_of_iteration(theta):
         n_iter[0] += 1
         est.n_iter_ = n_iter[0]  # what a callback's copy of the model reads
-        accepted[...] = theta
+        _array_api.assign_from_host(accepted, theta)
         if last["theta"] is None or not np.array_equal(theta, last["theta"]):
             loss_and_gradient(theta)  # the last evaluation was a trial point
         est.loss_curve_.append(last["reported"])
@@ -529,7 +535,7 @@ def fit_lbfgs(est, data: TrainingData, tasks) -> None:
         try:
             result = minimize_lbfgs(
                 loss_and_gradient,
-                params,
+                _array_api.to_numpy(params),
                 max_iter=est.max_iter,
                 max_fun=est.max_fun,
                 tol=est.tol,
@@ -541,14 +547,14 @@ def fit_lbfgs(est, data: TrainingData, tasks) -> None:
             state["interrupted"] = True  # no handler: it came from anywhere
     est.n_iter_ = n_iter[0]
     if result is not None and np.isfinite(result.x).all() and not state["stopped"]:
-        params[...] = result.x
+        _array_api.assign_from_host(params, result.x)
         # result.x is the last iterate accepted (its reported loss was the
         # last one recorded), or the start when none was
         est.loss_ = float(est.loss_curve_[-1] if n_iter[0] else at_start["reported"])
         if not state["interrupted"]:
             _check_lbfgs_result(est, result)
     else:
-        params[...] = accepted
+        _array_api.copy_into(params, accepted)
         if est.loss_curve_ and n_iter[0]:
             est.loss_ = float(est.loss_curve_[-1])
         else:  # no iterate accepted: the loss of the starting weights
