@@ -182,7 +182,15 @@ class BufferNamespace:
         return self._into(self.xp.where(x >= 0, positive, e * positive), out)
 
     def ndtr(self, x):
-        return ndtr(x)  # scipy dispatches on x's namespace (SCIPY_ARRAY_API=1)
+        """The standard normal CDF (GELU), which the standard lacks (no erf).
+
+        SciPy computes it in PyTorch, CuPy and JAX themselves when
+        ``SCIPY_ARRAY_API=1``; for any other namespace it goes through NumPy
+        on the host, and back.
+        """
+        if any(lib in self.__name__ for lib in ("torch", "cupy", "jax")):
+            return ndtr(x)
+        return move(ndtr(to_numpy(x)), self, device(x))
 
     def xlogy(self, x, y):
         """x log y, 0 where x == 0 (also where y == 0 there)."""
@@ -434,6 +442,18 @@ def check_same_namespace(X, estimator, method: str) -> None:
         "Move the model first: skmlp.move_to(model, xp, device) (e.g. "
         "skmlp.move_to(model, numpy) for NumPy on the host)."
     )
+
+
+def numpy_only_options(estimator) -> str | None:
+    """Why the model's options need NumPy arrays, or None if they do not."""
+    if not isinstance(estimator.activation, str):
+        return "a custom activation (function, derivative) is NumPy-only"
+    loss = getattr(estimator, "loss", None)
+    if loss is not None and (
+        not isinstance(loss, str) or loss not in ("squared_error", "poisson")
+    ):
+        return f"loss={loss!r} is NumPy-only"
+    return None
 
 
 def refuse_unsupported(estimator, xp) -> None:

@@ -899,7 +899,9 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
-        tags.array_api_support = True
+        # every option but a custom activation and the regressor's losses
+        # beyond squared error and Poisson (refused with array API inputs)
+        tags.array_api_support = _array_api.numpy_only_options(self) is None
         if not hasattr(self, "transform"):  # hidden_layer_sizes=()
             tags.transformer_tags = None
         return tags

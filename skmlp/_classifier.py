@@ -528,6 +528,28 @@ class NumpyMLPClassifier(ClassifierMixin, BaseMLP):
             return self._labels_xp(P)
         return self._label_binarizer.inverse_transform(P, threshold=0.5)
 
+    def score(self, X, y, sample_weight=None):
+        """Mean accuracy on X and y, as :class:`~sklearn.base.ClassifierMixin`'s.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        score : float
+            Counted on the host in float64 whatever the namespace of X:
+            scikit-learn's ``accuracy_score`` would count PyTorch labels in
+            PyTorch's default float32.
+        """
+        y_pred = self.predict(X)
+        y, y_pred, sample_weight = (
+            _array_api.to_numpy(a) for a in (y, y_pred, sample_weight)
+        )
+        return float(accuracy_score(y, y_pred, sample_weight=sample_weight))
+
     # --- the same, for a model fitted on an array API input ---------------
 
     def _probabilities_xp(self, P):

@@ -70,6 +70,7 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra
 from sklearn.utils.validation import check_is_fitted
 
 import skmlp
+from skmlp import _array_api
 
 try:
     # skl2onnx's parser for classifiers (it adds the ZipMap); private, so
@@ -101,6 +102,13 @@ _registered = False
 def _check_convertible(model: Any) -> None:
     """Raise if skl2onnx's MLP converters cannot write ``model`` exactly."""
     check_is_fitted(model)
+    if not _array_api.is_numpy(model.coefs_[0]):
+        raise ValueError(
+            "skmlp.onnx: this model was fitted on "
+            f"{_array_api.namespace(model.coefs_[0]).__name__} arrays; ONNX is "
+            "written from NumPy weights. Move it to NumPy first: "
+            "skmlp.move_to(model, numpy)."
+        )
     activation = model.activation
     if not isinstance(activation, str):
         raise ValueError(
