@@ -86,6 +86,11 @@ class BufferNamespace:
     def __init__(self, xp) -> None:
         self.xp = xp
         self.__name__ = xp.__name__
+        self._torch = None
+        if "torch" in xp.__name__:
+            import torch
+
+            self._torch = torch
 
     def __getattr__(self, name: str):
         return getattr(self.xp, name)
@@ -155,6 +160,9 @@ class BufferNamespace:
     del _unary, _binary
 
     def matmul(self, a, b, out=None):
+        if out is not None and self._torch is not None:
+            # PyTorch writes a product into its buffer itself: no extra copy
+            return self._torch.matmul(a, b, out=out)
         return self._into(a @ b, out)
 
     def sum(self, x, axis=None, out=None, keepdims=False):
