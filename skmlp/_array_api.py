@@ -307,8 +307,9 @@ def xp_dtype(xp, dtype):
 def numpy_dtype(array) -> np.dtype:
     """The NumPy dtype matching ``array``'s dtype, for any namespace."""
     xp = namespace(array)
-    if xp is NUMPY:
-        return np.asarray(array).dtype
+    if xp is NUMPY:  # an ndarray or a sparse matrix has its dtype; a list not
+        dtype = getattr(array, "dtype", None)
+        return np.asarray(array).dtype if dtype is None else np.dtype(dtype)
     for name in _DTYPE_NAMES:
         if getattr(xp, name, None) == array.dtype:
             return np.dtype(name)
