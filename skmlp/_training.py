@@ -274,8 +274,8 @@ def fit_stochastic(est, data: TrainingData, incremental: bool, tasks) -> None:
             )
             try:
                 epoch = train_epoch(est, batches, ws, interrupt)
-                diverged = (
-                    epoch.diverged_at is not None or not _array_api.all_finite(params)
+                diverged = epoch.diverged_at is not None or not _array_api.all_finite(
+                    params
                 )
                 metrics = None
                 if not (diverged or epoch.interrupted) and data.validation:

@@ -51,8 +51,10 @@ needs_torch = pytest.mark.skipif(
     reason="torch is not installed: the PyTorch tests run where it is",
 )
 
+
 def dispatch():
     return sklearn.config_context(array_api_dispatch=True)
+
 
 ESTIMATORS = [
     NumpyMLPClassifier(hidden_layer_sizes=(7,), max_iter=20, random_state=0),
@@ -74,8 +76,10 @@ ESTIMATORS = [
 def _ids(estimator):
     changed = estimator.get_params()
     keys = ("solver", "activation", "dropout", "early_stopping")
-    return type(estimator).__name__ + "-" + "-".join(
-        str(changed[k]) for k in keys if k in changed
+    return (
+        type(estimator).__name__
+        + "-"
+        + "-".join(str(changed[k]) for k in keys if k in changed)
     )
 
 
@@ -251,9 +255,7 @@ def test_sparse_input_takes_the_numpy_path_under_dispatch():
 
     X, y = _data()
     with dispatch():
-        model = NumpyMLPClassifier(max_iter=5, random_state=0).fit(
-            sp.csr_matrix(X), y
-        )
+        model = NumpyMLPClassifier(max_iter=5, random_state=0).fit(sp.csr_matrix(X), y)
         assert isinstance(model._params, np.ndarray)
         assert isinstance(model.predict_proba(sp.csr_matrix(X)), np.ndarray)
 
@@ -327,6 +329,7 @@ def test_torch_model_pickles_and_moves_to_numpy(classifier):
 def test_onnx_export_of_a_torch_model_says_to_move_it_first():
     pytest.importorskip("skmlp.onnx", reason="the onnx extra is not installed")
     from skl2onnx import to_onnx
+
     X, y = _data()
     model = NumpyMLPClassifier(max_iter=5, random_state=0)
     with dispatch(), warnings.catch_warnings():
