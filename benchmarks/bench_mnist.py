@@ -5,9 +5,11 @@ learning rate, batch size, L2, epochs and shuffling for every contender;
 repeats are interleaved (contender A, B, C, A, B, C, ...) so that a slow spell
 of a shared machine hits all of them alike, and medians are reported.
 
-Contenders: skmlp (float32), scikit-learn's ``MLPClassifier`` on float32 and
-on float64 input, PyTorch on the CPU when it is importable, and the floor:
-the same epoch's matrix multiplies alone, in NumPy, into preallocated arrays.
+Contenders: skmlp (float32), the same with ``SKMLP_KERNELS=numba`` (its
+fused update kernels, where numba is installed), scikit-learn's
+``MLPClassifier`` on float32 and on float64 input, PyTorch on the CPU when it
+is importable, and the floor: the same epoch's matrix multiplies alone, in
+NumPy, into preallocated arrays.
 
 Run from the repository root::
 
@@ -24,6 +26,7 @@ measurement, to check that it runs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -38,7 +41,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 from threadpoolctl import threadpool_info
 
-from skmlp import NumpyMLPClassifier
+from skmlp import NumpyMLPClassifier, _fused
 from skmlp.datasets import load_mnist
 
 NETWORKS = {"784-128-10": (128,), "784-512-256-10": (512, 256)}
@@ -84,6 +87,26 @@ def fit_skmlp(hidden, data, args):
     start = time.perf_counter()
     clf.fit(data["X32"], data["y"])
     return clf.predict_proba, time.perf_counter() - start
+
+
+@contextlib.contextmanager
+def numba_kernels():
+    """``SKMLP_KERNELS=numba`` for the duration, then as it was."""
+    previous = os.environ.get(_fused.ENV)
+    os.environ[_fused.ENV] = "numba"
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ[_fused.ENV]
+        else:
+            os.environ[_fused.ENV] = previous
+
+
+def fit_skmlp_numba(hidden, data, args):
+    """skmlp with its fused update kernels (the ``fast`` extra), same bits."""
+    with numba_kernels():
+        return fit_skmlp(hidden, data, args)
 
 
 def fit_sklearn(hidden, data, args, key):
@@ -166,6 +189,7 @@ def fit_floor(hidden, data, args):
 
 CONTENDERS = {
     "skmlp (float32)": fit_skmlp,
+    "skmlp (float32), SKMLP_KERNELS=numba": fit_skmlp_numba,
     "scikit-learn, float32 input": lambda h, d, a: fit_sklearn(h, d, a, "X32"),
     "scikit-learn, float64 input": lambda h, d, a: fit_sklearn(h, d, a, "X64"),
     "PyTorch CPU": fit_torch,
@@ -256,6 +280,19 @@ def load(args) -> dict:
 
 
 def available(name: str) -> bool:
+    if "numba" in name:
+        try:
+            import numba  # noqa: F401
+        except ImportError:
+            return False
+        # numba compiles each kernel at its first call: here, not in a timed fit
+        rng = np.random.default_rng(0)
+        X = rng.random((64, 8), dtype=np.float32)
+        y = np.arange(64) % 3
+        with numba_kernels():
+            for solver in ("sgd", "adam"):
+                NumpyMLPClassifier((4,), solver=solver, max_iter=1).fit(X, y)
+        return True
     if name != "PyTorch CPU":
         return True
     try:
