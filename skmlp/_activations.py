@@ -403,10 +403,21 @@ def softmax(Z: np.ndarray) -> np.ndarray:
     xp = namespace(Z)
     row_max = xp.max(Z, axis=1)  # (n,)
     Z -= row_max[:, None]
+    return row_max + softmax_of_shifted(Z)
+
+
+def softmax_of_shifted(Z: np.ndarray) -> np.ndarray:
+    """:func:`softmax` of rows already shifted so that each one's maximum is 0.
+
+    Returns ``log sum_j exp(z_j)`` of the shifted rows, shape (n,). The
+    cross-entropy shifts the rows itself (see ``skmlp._network``) and calls
+    this, so that the maximum is taken once per batch, not twice.
+    """
+    xp = namespace(Z)
     xp.exp(Z, out=Z)
     sum_exp = xp.sum(Z, axis=1)  # (n,)  >= 1: the max term is exp(0)
     Z /= sum_exp[:, None]
-    return row_max + xp.log(sum_exp)
+    return xp.log(sum_exp)
 
 
 def exp(Z: np.ndarray) -> None:
