@@ -49,19 +49,25 @@ Measured (10 seeds, 2-core machine shared with other work,
 ==================  ========  =============  ======  ====================  =====  =====
 model               coverage  over seeds     width   pinball 5%  50%  95%  fit s  cross
 ==================  ========  =============  ======  ====================  =====  =====
-skmlp, one network  0.8921    0.8768-0.9098   5.566  0.0850 0.6290 0.4437   0.46      0
-GradientBoost (x3)  0.8611    0.8286-0.8794   6.555  0.1465 0.6448 0.4656   1.25    159
-HistGB (x3)         0.8022    0.7782-0.8200   4.889  0.0957 0.6515 0.5069   1.08     23
-QuantileReg. (x3)   0.9000    0.8690-0.9112  11.759  0.3305 1.6301 0.5161   0.17      0
+skmlp, one network  0.8766    0.7376-0.9046   5.508  0.0868 0.6316 0.4441   0.23      0
+GradientBoost (x3)  0.8611    0.8286-0.8794   6.555  0.1465 0.6448 0.4656   0.92    159
+HistGB (x3)         0.8022    0.7782-0.8200   4.889  0.0957 0.6515 0.5069   0.81     23
+QuantileReg. (x3)   0.9000    0.8690-0.9112  11.759  0.3305 1.6301 0.5161   0.13      0
 ==================  ========  =============  ======  ====================  =====  =====
 
 (cross: test points, of 50000, where a model's quantiles are out of order;
 x3: one fit per level: GradientBoostingRegressor,
 HistGradientBoostingRegressor, QuantileRegressor.)
 
-skmlp's one network covers 89.2% of the held-out points with its nominal 90%
-interval (each seed within 2.4 points of 90%), with the lowest pinball loss
-at every level, and its quantiles never cross. The gradient boosting models,
+skmlp's one network covers 87.7% of the held-out points with its nominal 90%
+interval, with the lowest pinball loss at every level, and its quantiles
+never cross. Nine seeds are within 2.2 points of 90% (0.8782-0.9046); on
+seed 7, the 5% and 50% levels stuck together where they wanted to cross
+(the gap between them is softplus of an output far below 0, whose slope,
+sigmoid, is then about 3e-4): 21% of the training targets lie below its
+"5%" level and 34% below its median, and it covers 73.8%. Another
+``random_state`` on the same data fits it (0.86-0.90 over seven others),
+and those training fractions show such a fit at once. The gradient boosting models,
 three fits each, cover less than they promise (86% and 80%) and cross on 159
 and 23 of the 50000 test points. The linear model covers 90% on average, but
 with a band between two straight lines that cannot follow x sin(x): twice as

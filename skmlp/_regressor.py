@@ -123,7 +123,13 @@ class NumpyMLPRegressor(RegressorMixin, BaseMLP):
         outputs are built so that the quantiles never cross: the lowest
         level is an output, and each next one adds ``softplus`` of another
         output (a positive gap) to the one below. ``predict`` returns the
-        median (see there), ``predict_quantiles`` every level.
+        median (see there), ``predict_quantiles`` every level. A gap that
+        training drives towards 0 gets the small slope of ``softplus`` far
+        left (``sigmoid(z)``), so where two levels want to cross, they can
+        stay stuck together (L-BFGS then stops with the lower level too
+        high); compare the fraction of training targets below each level
+        with the level, and refit with another ``random_state`` if one is
+        off.
 
     huber_threshold : float, default=1.0
         Where ``loss="huber"`` turns from quadratic to linear, in the units of
