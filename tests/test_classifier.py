@@ -16,7 +16,7 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skmlp import NumpyMLPClassifier
+from skmlp import NumpyMLPClassifier, NumpyMLPRegressor
 from skmlp._optimizers import SGD
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -182,6 +182,20 @@ def test_dtype_auto_follows_input(digits, X_dtype, expected):
     assert clf.predict_proba(X).dtype == expected
     forced = NumpyMLPClassifier((8,), max_iter=2, dtype="float32").fit(X, y)
     assert forced.coefs_[0].dtype == np.float32
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+@pytest.mark.parametrize("X_dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("Estimator", [NumpyMLPClassifier, NumpyMLPRegressor])
+def test_dtype_auto_follows_sparse_input(digits, fmt, X_dtype, Estimator):
+    # found by tests/test_fuzz.py: the dtype of a sparse matrix was read
+    # through np.asarray (an object array), so float32 CSR trained in float64
+    X, y = digits
+    X = sp.csr_matrix(X[:200], dtype=X_dtype).asformat(fmt)
+    est = Estimator(hidden_layer_sizes=(8,), max_iter=2).fit(X, y[:200])
+    assert est.coefs_[0].dtype == X_dtype
+    is_classifier = Estimator is NumpyMLPClassifier
+    assert est.predict(X).dtype == (y.dtype if is_classifier else X_dtype)
 
 
 def test_partial_fit_contract(digits):
