@@ -24,7 +24,8 @@ What is checked after each call:
   entry per epoch in every list that is filled, validation records in step,
   ``t_`` counting the samples trained, ``transform`` exactly when there is a
   hidden layer, and, when early stopping watched a validation set, the
-  weights of the best epoch (rescored on an explicit validation set);
+  weights of the best epoch (rescored on the validation set, given or split
+  off);
 - the inputs are not modified, the parameters are not changed by ``fit``,
   and only the warnings training can give are given (ConvergenceWarning,
   DivergenceWarning, the validation split's, the batch size's, a scorer's
@@ -45,6 +46,7 @@ import pickle
 import struct
 import warnings
 from dataclasses import dataclass, field
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -56,6 +58,7 @@ from sklearn.base import is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, check_scoring, r2_score
 
+import skmlp._base
 from skmlp import DivergenceWarning, NumpyMLPClassifier, NumpyMLPRegressor
 from skmlp._activations import ACTIVATION_NAMES, get_activation
 
@@ -247,6 +250,10 @@ def draw_problem(data, classifier: bool, poisson: bool = False) -> Problem:
 
 def _take(X, rows):
     return X[rows] if not sp.issparse(X) else X[rows].asformat(X.format)
+
+
+def _take_y(y, rows):
+    return _take(y, rows) if sp.issparse(y) else np.asarray(y)[rows]
 
 
 def _with_nan(X):
@@ -1141,7 +1148,14 @@ def _check_outputs(est, problem: Problem, X, finite: bool) -> None:
             est.transform(Xc)
 
 
-def check_success(est, call: Call, problem: Problem, b: Before, caught) -> None:
+def check_success(
+    est, call: Call, problem: Problem, b: Before, caught, held_out=None
+) -> None:
+    """The invariants after a call that succeeded.
+
+    ``held_out``: the validation rows of X that early stopping split off in
+    this call (recorded from ``skmlp._data.validation_split``), or None.
+    """
     diverged = any(issubclass(w.category, DivergenceWarning) for w in caught)
     fallback = any("no usable validation set" in str(w.message) for w in caught)
     incremental = call.method == "partial_fit"
@@ -1245,14 +1259,24 @@ def check_success(est, call: Call, problem: Problem, b: Before, caught) -> None:
                 if problem.classifier:
                     cw, sw = est.class_weight, kw.get("sample_weight")
                     sw_val = _class_weight_rows(cw, y, sw, kw["y_val"], sw_val)
-                again = rescore(est, kw["X_val"], kw["y_val"], sw_val)
-                # the same forward pass, in float64 for "loss": round-off only
-                f64 = est.coefs_[0].dtype == np.float64
-                if math.isfinite(best):
-                    tol = (1e-9 if f64 else 2e-4) * max(1, abs(best))
-                    assert abs(again - best) <= tol, (again, best, new)
-                else:
-                    assert again == best, (again, best, new)
+                X_v, y_v = kw["X_val"], kw["y_val"]
+            else:
+                # the split held out: its rows of X, weighed as in training
+                # (class weights from all of y, then the held-out rows taken)
+                assert held_out is not None
+                sw = kw.get("sample_weight")
+                if problem.classifier:
+                    sw = _class_weight_rows(est.class_weight, y, sw, y, sw)
+                sw_val = None if sw is None else np.asarray(sw)[held_out]
+                X_v, y_v = _take(X, held_out), _take_y(y, held_out)
+            again = rescore(est, X_v, y_v, sw_val)
+            # the same forward pass, in float64 for "loss": round-off only
+            f64 = est.coefs_[0].dtype == np.float64
+            if math.isfinite(best):
+                tol = (1e-9 if f64 else 2e-4) * max(1, abs(best))
+                assert abs(again - best) <= tol, (again, best, new)
+            else:
+                assert again == best, (again, best, new)
     elif not lbfgs and n_iter:
         assert est.best_loss_ is not None
         assert est.best_loss_ <= min(curve[-n_iter:])
@@ -1271,7 +1295,19 @@ def run_call(models: list, call: Call, problem: Problem) -> None:
     for est in models:
         b = before(est, call)
         image, params, inputs = state(est), _params_image(est), _inputs_image(call)
-        with warnings.catch_warnings(record=True) as caught:
+        held_out = []  # the validation rows early stopping splits off, if any
+
+        def record_split(
+            *args, _split=skmlp._base.validation_split, _into=held_out, **kwargs
+        ):
+            train_idx, val_idx = _split(*args, **kwargs)
+            _into.append(val_idx)
+            return train_idx, val_idx
+
+        with (
+            warnings.catch_warnings(record=True) as caught,
+            mock.patch.object(skmlp._base, "validation_split", record_split),
+        ):
             warnings.simplefilter("always")
             error = None
             if call.expect == "attribute":
@@ -1299,7 +1335,9 @@ def run_call(models: list, call: Call, problem: Problem) -> None:
                     f"an invalid call ({call.why}) succeeded"
                 )
                 assert _params_image(est) == params, "fit changed the parameters"
-                check_success(est, call, problem, b, caught)
+                assert len(held_out) <= 1, held_out
+                split = held_out[0] if held_out else None
+                check_success(est, call, problem, b, caught, held_out=split)
             unexpected = [w for w in caught if not _allowed_warning(w)]
             assert not unexpected, [
                 f"{w.category.__name__}: {w.message} ({w.filename}:{w.lineno})"
