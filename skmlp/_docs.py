@@ -84,7 +84,10 @@ SHARED_PARAMETERS = """\
         classifier), drawn once
         per model: a warm-started fit on the same data validates on the same
         rows. On data too small to hold anything out, the training loss is
-        watched instead (with a warning). ``partial_fit`` ignores it.
+        watched instead (with a warning). Only effective when
+        ``solver="sgd"`` or ``"adam"``, as in scikit-learn: L-BFGS ignores
+        it (an ``X_val`` is then only scored into ``history_``), and so does
+        ``partial_fit``.
 
     validation_fraction : float, default=0.1
         Fraction of the training data held out for early stopping.

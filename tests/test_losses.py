@@ -452,6 +452,27 @@ def test_custom_loss_pickles_and_skops_names_it(tmp_path):
     np.testing.assert_array_equal(loaded.predict(X), reg.predict(X))
 
 
+@pytest.mark.parametrize(
+    "name", ["absolute_error", "huber", "quantile_one", "quantile_three"]
+)
+def test_builtin_losses_load_with_skops_trusting_only_skmlp(name, tmp_path):
+    sio = pytest.importorskip("skops.io")
+    X, y = small_problem()
+    reg = fit_quietly(
+        NumpyMLPRegressor(hidden_layer_sizes=(4,), max_iter=3, **LOSSES[name]), X, y
+    )
+    path = tmp_path / "reg.skops"
+    sio.dump(reg, path)
+    untrusted = set(sio.get_untrusted_types(file=path))
+    assert untrusted == {"skmlp._regressor.NumpyMLPRegressor", "skmlp._optimizers.Adam"}
+    loaded = sio.load(path, trusted=sorted(untrusted))
+    np.testing.assert_array_equal(loaded.predict(X), reg.predict(X))
+    if name == "quantile_three":
+        np.testing.assert_array_equal(
+            loaded.predict_quantiles(X), reg.predict_quantiles(X)
+        )
+
+
 # --- the options every loss meets ---------------------------------------------
 
 
