@@ -120,8 +120,9 @@ class TrainingCurvesDisplay:
     history : mapping of str to sequence of float
         Per-epoch values, as in ``NumpyMLPClassifier.history_``: ``"loss"``,
         ``"accuracy"``, ``"val_loss"``, ``"val_accuracy"``. Missing or empty
-        series are not drawn (the validation ones are empty without
-        ``early_stopping``).
+        series are not drawn (the validation ones are empty until a call
+        had a validation set, ``early_stopping``'s split or ``X_val``; then
+        NaN for the epochs of calls without one, which leave a gap).
     estimator_name : str, default=None
         Shown in the figure title, if given.
 
