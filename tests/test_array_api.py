@@ -121,8 +121,9 @@ def test_check_array_api_input_and_values(estimator, namespace, device, dtype):
     scikit-learn's tolerance (1000 eps of the dtype), sample weights given.
     Except for L-BFGS in float32 on PyTorch: its line searches amplify the
     last-bit differences between PyTorch's and OpenBLAS's float32 matrix
-    products to about 4e-4 in the weights after 30 iterations, three times
-    the tolerance; there the fit is compared at 1e-3.
+    products without a bound (4e-4 in the weights after 30 iterations on one
+    CPU, 0.3 on another), so there no tolerance on the weights can be
+    argued; see ``_lbfgs_float32_close`` for what is compared instead.
     """
     name = type(estimator).__name__
     if estimator.solver == "lbfgs" and dtype == "float32" and namespace == "torch":
@@ -141,15 +142,37 @@ def test_check_array_api_input_and_values(estimator, namespace, device, dtype):
 
 
 def _lbfgs_float32_close(estimator):
+    """L-BFGS in float32 on PyTorch: each evaluation agrees, and it learns.
+
+    SciPy's L-BFGS-B runs on the host in float64 either way; what PyTorch
+    computes is each loss and gradient, in float32. So (1) the torch model,
+    given the NumPy fit's final weights, predicts what the NumPy model does
+    within a float32 forward-error bound: each output of this 6-7-(1 or 2)
+    network is two layers of at most 7-term sums, each term's rounding at
+    most 2**-24 of the running sum of magnitudes, a few 1e-6 of the outputs'
+    scale; 1e-4 of it is far above that and far below a wrong product.
+    (2) The torch fit ends with a finite loss below the loss of the starting
+    weights by as much as the NumPy fit's, within a factor of 2: the two
+    trajectories part after a few iterations (last-bit differences that the
+    line searches amplify), but both descend.
+    """
     X, y = _data(isinstance(estimator, NumpyMLPClassifier))
     X = X.astype(np.float32)
     estimator = clone(estimator).set_params(random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
+        start = clone(estimator).set_params(max_iter=1).fit(X, y).loss_curve_[0]
         reference = clone(estimator).fit(X, y)
         with dispatch():
             model = clone(estimator).fit(torch.asarray(X), torch.asarray(y))
-    np.testing.assert_allclose(model._params.numpy(), reference._params, atol=1e-3)
+            moved = move_to(reference, torch, "cpu")
+            method = "predict_proba" if hasattr(moved, "predict_proba") else "predict"
+            outputs = np.asarray(getattr(moved, method)(torch.asarray(X)))
+    expected = getattr(reference, method)(X)
+    scale = max(1.0, float(np.abs(expected).max()))
+    np.testing.assert_allclose(outputs, expected, rtol=0, atol=1e-4 * scale)
+    assert np.isfinite(model.loss_)
+    assert start - model.loss_ >= 0.5 * (start - reference.loss_) > 0
 
 
 # ---------------------------------------------------------------------------
