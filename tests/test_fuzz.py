@@ -1,7 +1,9 @@
 """Property-based tests over the parameter space (hypothesis).
 
 Each example builds a tiny problem (20-60 rows, 2-5 features) and an
-estimator with drawn parameters, then runs a short sequence of calls on it:
+estimator with drawn parameters (for the regressor, every loss: squared
+error, Poisson, absolute error, Huber, one quantile level or several, a
+``(function, gradient)`` pair), then runs a short sequence of calls on it:
 ``fit`` (with or without ``sample_weight``, an explicit validation set,
 warm start), ``partial_fit``, ``set_params`` between calls, and a pickle
 round trip, after which every later call runs on the original and on the
@@ -25,7 +27,12 @@ What is checked after each call:
   ``t_`` counting the samples trained, ``transform`` exactly when there is a
   hidden layer, and, when early stopping watched a validation set, the
   weights of the best epoch (rescored on the validation set, given or split
-  off);
+  off; the validation loss recorded for the weights kept recomputed from
+  each loss's formula); a quantile model's ``predict_quantiles`` of shape
+  (n, levels) or (n, outputs, levels), never decreasing along the levels,
+  with ``predict`` their median; the output units and activation that the
+  loss needs (a warm start or ``partial_fit`` that would change them is
+  refused);
 - the inputs are not modified, the parameters are not changed by ``fit``,
   and only the warnings training can give are given (ConvergenceWarning,
   DivergenceWarning, the validation split's, the batch size's, a scorer's
@@ -106,6 +113,23 @@ def softsign_derivative(Z):
 CUSTOM = (softsign, softsign_derivative)
 
 
+def log_cosh(y_true, y_pred):
+    """log(cosh(p - t)) of each entry, written so that it never overflows."""
+    r = np.abs(y_pred - y_true)
+    return r + np.log1p(np.exp(-2 * r)) - math.log(2)
+
+
+def log_cosh_gradient(y_true, y_pred):
+    return np.tanh(y_pred - y_true)
+
+
+def log_cosh_wrong_gradient(y_true, y_pred):
+    return 2 * np.tanh(y_pred - y_true)  # a forgotten factor: refused at fit
+
+
+LOG_COSH = (log_cosh, log_cosh_gradient)
+
+
 def _dense(y):
     return y.toarray() if sp.issparse(y) else np.asarray(y)
 
@@ -167,7 +191,7 @@ class Problem:
     X_val: object
     y_val: np.ndarray
     labels: np.ndarray  # every class label (classifier; range(L) for multilabel)
-    poisson: bool = False
+    poisson: bool = False  # regressor: counts (y >= 0), as loss="poisson" needs
     rng: np.random.RandomState = field(repr=False, default=None)
 
     @property
@@ -323,7 +347,115 @@ def draw_class_weight(data, problem: Problem):
     return cw
 
 
-def draw_estimator(data, problem: Problem):
+# The regressor's losses (README, and the docstrings of ``loss``, ``quantile``
+# and ``huber_threshold``). A draw is the parameters it sets: "loss", with
+# "quantile" or "huber_threshold" where the loss reads them.
+QUANTILE_LEVEL = [0.3, 0.5, 0.05, 0.9]
+QUANTILE_LEVELS = [  # several, increasing: non-crossing outputs
+    [0.1, 0.5, 0.9],  # predict: the 0.5 level itself
+    [0.25, 0.75],  # predict: halfway between the two
+    (0.1, 0.3, 0.6, 0.95),  # predict: 2/3 of the way from 0.3 to 0.6
+    np.array([0.05, 0.2, 0.4]),  # all below 0.5: predict is the 0.4 level
+    [0.6, 0.8],  # all above: predict is the 0.6 level
+]
+HUBER_THRESHOLDS = [1.0, 0.1, 5.0]
+# refused before training, whatever the data
+BAD_LOSSES = [
+    {"loss": "quantile", "quantile": None},  # the levels are required
+    {"loss": "quantile", "quantile": [0.5, 0.1]},  # not increasing
+    {"loss": "quantile", "quantile": [0.2, 0.2]},  # not strictly
+    {"loss": "quantile", "quantile": 1.0},  # outside (0, 1)
+    {"loss": "quantile", "quantile": [0.0, 0.5]},
+    {"loss": "quantile", "quantile": []},
+    {"loss": "quantile", "quantile": [[0.1, 0.5]]},  # not one-dimensional
+    # a float quantile is checked (scikit-learn's constraint) even where ignored
+    {"loss": "huber", "quantile": 1.5},
+    {"loss": "huber", "huber_threshold": 0.0},
+    {"loss": "huber", "huber_threshold": -1.0},
+    {"loss": "huber", "huber_threshold": np.inf},
+    {"loss": (log_cosh, log_cosh_wrong_gradient)},  # fails the gradient check
+    {"loss": [log_cosh, log_cosh_gradient]},  # a list: the pair is a tuple
+    {"loss": (log_cosh,)},
+    {"loss": "hinge"},
+]
+LOSS_KINDS = (
+    ["squared_error"] * 2
+    + ["poisson"] * 2
+    + ["absolute_error", "huber", "quantile", "quantiles", "quantiles", "custom"]
+    + ["invalid"]
+)
+REGRESSION_LOSS_NAMES = {
+    "squared_error",
+    "poisson",
+    "absolute_error",
+    "huber",
+    "quantile",
+}
+
+
+def draw_loss(data, kinds=LOSS_KINDS) -> dict:
+    """The regressor's loss parameters."""
+    kind = data.draw(st.sampled_from(kinds), label="loss")
+    if kind == "huber":
+        d = data.draw(st.sampled_from(HUBER_THRESHOLDS), label="huber_threshold")
+        return {"loss": "huber", "huber_threshold": d}
+    if kind == "quantile":
+        q = data.draw(st.sampled_from(QUANTILE_LEVEL), label="quantile")
+        return {"loss": "quantile", "quantile": q}
+    if kind == "quantiles":
+        q = data.draw(st.sampled_from(QUANTILE_LEVELS), label="quantiles")
+        return {"loss": "quantile", "quantile": q}
+    if kind == "custom":
+        return {"loss": LOG_COSH}
+    if kind == "invalid":
+        return dict(data.draw(st.sampled_from(BAD_LOSSES), label="bad_loss"))
+    return {"loss": kind}
+
+
+def _loss_invalid(p: dict) -> str | None:
+    """Why the regressor's loss parameters must be refused, or None."""
+    loss, q, d = p["loss"], p["quantile"], p["huber_threshold"]
+    if q is not None and np.ndim(q) == 0 and not 0 < q < 1:
+        return "quantile a float outside (0, 1)"
+    if not 0 < d < math.inf:
+        return "huber_threshold not in (0, inf)"
+    if isinstance(loss, str):
+        if loss not in REGRESSION_LOSS_NAMES:
+            return "unknown loss"
+        if loss != "quantile":
+            return None
+        if q is None:
+            return "loss='quantile' without quantile"
+        levels = np.atleast_1d(np.asarray(q, dtype=float))
+        if levels.ndim > 1 or levels.size == 0:
+            return "quantile not one or more levels"
+        if not ((levels > 0) & (levels < 1)).all():
+            return "quantile level outside (0, 1)"
+        if (np.diff(levels) <= 0).any():
+            return "quantile levels not strictly increasing"
+        return None
+    if not isinstance(loss, tuple):
+        return "loss neither a name nor a tuple"
+    if len(loss) != 2 or not all(callable(g) for g in loss):
+        return "loss not a (function, gradient) pair"
+    if loss[1] is log_cosh_wrong_gradient:
+        return "loss gradient does not match its function"
+    return None
+
+
+def _n_levels(p: dict) -> int:
+    """Output units per target: the number of quantile levels, else 1."""
+    return np.atleast_1d(p["quantile"]).size if p["loss"] == "quantile" else 1
+
+
+def _out_activation(p: dict) -> str:
+    if p["loss"] == "poisson":
+        return "exp"
+    return "noncrossing" if _n_levels(p) > 1 else "identity"
+
+
+def draw_estimator(data, problem: Problem, loss: dict | None = None):
+    """``loss``: the regressor's loss parameters (default: the problem's)."""
     solver = data.draw(st.sampled_from(["adam", "sgd", "lbfgs"]), label="solver")
     hidden = data.draw(st.sampled_from(HIDDEN), label="hidden_layer_sizes")
     params = dict(
@@ -365,9 +497,9 @@ def draw_estimator(data, problem: Problem):
     if problem.classifier:
         params["class_weight"] = draw_class_weight(data, problem)
         return NumpyMLPClassifier(**params)
-    return NumpyMLPRegressor(
-        loss="poisson" if problem.poisson else "squared_error", **params
-    )
+    if loss is None:
+        loss = {"loss": "poisson" if problem.poisson else "squared_error"}
+    return NumpyMLPRegressor(**loss, **params)
 
 
 # ---------------------------------------------------------------------------
@@ -602,7 +734,11 @@ def draw_set_params(data, problem: Problem, est) -> dict:
                     "dropout",
                     "hidden_layer_sizes",
                 ]
-                + (["class_weight"] if problem.classifier else [])
+                + (
+                    ["class_weight"]
+                    if problem.classifier
+                    else ["loss", "quantile", "huber_threshold"]
+                )
             ),
             min_size=1,
             max_size=3,
@@ -622,6 +758,12 @@ def draw_set_params(data, problem: Problem, est) -> dict:
             CLF_SCORINGS if problem.classifier else REG_SCORINGS
         ),
         "hidden_layer_sizes": st.sampled_from(HIDDEN),
+        # the levels alone: read by loss="quantile" only (a warm start with
+        # another number of them is refused), a bad one or two among them
+        "quantile": st.sampled_from(
+            QUANTILE_LEVEL + QUANTILE_LEVELS + [None, [0.5, 0.1], 0.0]
+        ),
+        "huber_threshold": st.sampled_from(HUBER_THRESHOLDS + [0.0]),
     }
     new = {}
     for key in keys:
@@ -629,6 +771,8 @@ def draw_set_params(data, problem: Problem, est) -> dict:
             new[key] = draw_dropout(data, est.hidden_layer_sizes)
         elif key == "class_weight":
             new[key] = draw_class_weight(data, problem)
+        elif key == "loss":
+            new.update(draw_loss(data))
         else:
             new[key] = data.draw(choices[key], label=key)
     return new
@@ -710,6 +854,10 @@ def expect(est, call: Call, problem: Problem) -> Call:
         refuse.append("dropout length")
     if p["solver"] == "lbfgs" and np.any(np.asarray(dropout) > 0):
         refuse.append("dropout with lbfgs")
+    loss_invalid = None if problem.classifier else _loss_invalid(p)
+    if loss_invalid:
+        refuse.append(loss_invalid)
+    poisson = not problem.classifier and p["loss"] == "poisson"
 
     # X and y
     n = X.shape[0]
@@ -729,7 +877,7 @@ def expect(est, call: Call, problem: Problem) -> Call:
         # refused, but cleanly and before training
         either.append("y of numeric strings")
         y_broken = True
-    elif y_arr.dtype.kind == "O" or (problem.poisson and (y_arr < 0).any()):
+    elif y_arr.dtype.kind == "O" or (poisson and (y_arr < 0).any()):
         refuse.append("y invalid for regression")
         y_broken = True
     if not first_pass:
@@ -744,6 +892,13 @@ def expect(est, call: Call, problem: Problem) -> Call:
             n_out = 1 if np.ndim(y) == 1 else y.shape[1]
             if n_out != est.n_outputs_:
                 refuse.append("n_outputs changed")
+            if not loss_invalid:
+                # the network's outputs are kept: the loss must read them as
+                # they are (the same output activation, units per target)
+                if _out_activation(p) != est.out_activation_:
+                    refuse.append("output activation changed")
+                if n_out * _n_levels(p) != est.intercepts_[-1].shape[0]:
+                    refuse.append("output units changed")
 
     # classes
     classes = None  # what classes_ is after the call
@@ -835,7 +990,7 @@ def expect(est, call: Call, problem: Problem) -> Call:
                     np.ndim(y) == 2 and y_val.shape[1] != y.shape[1]
                 ):
                     refuse.append("y_val outputs")
-                if problem.poisson and (np.asarray(y_val) < 0).any():
+                if poisson and (np.asarray(y_val) < 0).any():
                     refuse.append("y_val negative for poisson")
 
     # the scorer, if a validation set may be scored
@@ -1051,24 +1206,61 @@ def _validation_loss(est, X, y, sw):
             T[:] = 0.0  # LabelBinarizer's encoding of a single class
         per = (np.logaddexp(0, Z) - T * Z).sum(axis=1)
     else:
-        T = np.asarray(y, dtype=float).reshape(Z.shape)
-        if est.out_activation_ == "identity":
-            per = 0.5 * ((Z - T) ** 2).sum(axis=1)
-        else:
-            per = (xlogy(T, T) - T * Z - T + np.exp(Z)).sum(axis=1)
+        per = _regression_loss(est, Z, np.asarray(y, dtype=float))
     return float(np.average(per, weights=sw))
+
+
+def _regression_loss(est, Z, y):
+    """Per-sample loss of the logits Z (n, units) for the targets y.
+
+    From the docstring of ``loss``, written anew: squared error averaged
+    over the outputs (as ``loss_``), Poisson summed over them (both as in
+    scikit-learn), every other loss the mean over the output columns.
+    """
+    n, loss = Z.shape[0], est.loss
+    T = y.reshape(n, -1)  # (n, K)
+    if loss == "poisson":
+        return (xlogy(T, T) - T * Z - T + np.exp(Z)).sum(axis=1)
+    if loss == "quantile":
+        q = np.atleast_1d(np.asarray(est.quantile, dtype=float))  # (Q,)
+        Zr = Z.reshape(n, T.shape[1], len(q))  # target by target, lowest first
+        # p_0 = z_0, p_j = p_{j-1} + softplus(z_j): non-crossing levels
+        gaps = np.logaddexp(0.0, Zr[:, :, 1:])
+        P = np.concatenate([Zr[:, :, :1], Zr[:, :, :1] + np.cumsum(gaps, 2)], 2)
+        r = P - T[:, :, None]  # p - t, (n, K, Q)
+        pinball = np.where(r < 0, -q * r, (1 - q) * r)  # q (t - p) below t
+        return pinball.reshape(n, -1).mean(axis=1)
+    r = Z - T
+    if loss == "squared_error":
+        per = 0.5 * r**2
+    elif loss == "absolute_error":
+        per = np.abs(r)
+    elif loss == "huber":
+        d, a = est.huber_threshold, np.abs(r)
+        per = np.where(a <= d, 0.5 * a**2, d * a - 0.5 * d**2)
+    else:
+        assert loss == LOG_COSH, loss  # (a pickled copy: equal, not the same)
+        per = np.logaddexp(r, -r) - math.log(2)  # log((e^r + e^-r) / 2)
+    return per.mean(axis=1)
+
+
+def _canonical_loss(est) -> bool:
+    """MLPRegressor's losses, whose early stopping scores R^2 by default."""
+    return isinstance(est.loss, str) and est.loss in ("squared_error", "poisson")
 
 
 def rescore(est, X, y, sw) -> float:
     """What early stopping's score of the current weights on (X, y) should be."""
     scoring = est.scoring
+    if scoring is None and not is_classifier(est) and not _canonical_loss(est):
+        scoring = "loss"  # minus the validation loss (the docstring of scoring)
     if scoring is None:
         pred = est.predict(X)
         y = _dense(y)
         metric = accuracy_score if is_classifier(est) else r2_score
         return float(metric(y, pred, sample_weight=sw))
     if scoring == "loss":
-        with np.errstate(over="ignore"):  # exp of a large Poisson logit
+        with np.errstate(over="ignore"):  # exp of a large Poisson logit, ...
             return -_validation_loss(est, X, y, sw)
     if scoring is score_plain:
         return score_plain(est, X, y)
@@ -1131,8 +1323,9 @@ def _check_outputs(est, problem: Problem, X, finite: bool) -> None:
         assert pred.shape == shape
         if finite:
             assert np.isfinite(pred).all(), f"predictions not finite: {pred}"
-            if problem.poisson:
+            if est.out_activation_ == "exp":
                 assert (pred >= 0).all()
+        _check_quantiles(est, Xc, pred, shape, finite)
     if rows >= 2 and finite:  # R^2 needs two samples; -inf if squares overflow
         assert not np.isnan(est.score(Xc, problem.y[:rows]))
     if len(est.coefs_) > 1:
@@ -1146,6 +1339,80 @@ def _check_outputs(est, problem: Problem, X, finite: bool) -> None:
         )
         with pytest.raises(AttributeError):
             est.transform(Xc)
+
+
+def _median(levels, Q):
+    """predict's median of the quantile predictions Q (..., n_levels).
+
+    The docstring of predict, written anew: the 0.5 level if fitted, else
+    the linear interpolation at 0.5 between the levels on either side of it,
+    else (all on one side) the level nearest to 0.5.
+    """
+    levels = list(levels)
+    if 0.5 in levels:
+        return Q[..., levels.index(0.5)]
+    below = [i for i, q in enumerate(levels) if q < 0.5]
+    above = [i for i, q in enumerate(levels) if q > 0.5]
+    if not below or not above:
+        return Q[..., int(np.argmin(np.abs(np.array(levels) - 0.5)))]
+    i, j = below[-1], above[0]
+    w = (0.5 - levels[i]) / (levels[j] - levels[i])
+    return (1 - w) * Q[..., i] + w * Q[..., j]
+
+
+def _check_quantiles(est, Xc, pred, shape, finite: bool) -> None:
+    """predict_quantiles: there exactly for a quantile model, every level,
+    never decreasing along them; predict is their median."""
+    if est.loss != "quantile":
+        assert not hasattr(est, "quantiles_"), "quantiles_ kept from another loss"
+        assert not hasattr(est, "predict_quantiles")
+        return
+    levels = np.atleast_1d(np.asarray(est.quantile, dtype=float))
+    assert np.array_equal(est.quantiles_, levels), (est.quantiles_, levels)
+    Q = est.predict_quantiles(Xc)
+    assert Q.shape == (*shape, len(levels)), (Q.shape, shape, levels)
+    assert Q.dtype == est.coefs_[0].dtype
+    if not finite:
+        return
+    assert np.isfinite(Q).all(), f"quantiles not finite: {Q}"
+    steps = np.diff(Q, axis=-1)
+    assert (steps >= 0).all(), f"the quantiles cross: {Q}"
+    median = _median(levels, Q.astype(float))
+    eps = np.finfo(Q.dtype).eps
+    tol = 4 * eps * max(1.0, float(np.abs(Q).max()))
+    assert np.allclose(pred, median, rtol=0, atol=tol), (pred, median, levels)
+
+
+def _validation_rows(est, problem: Problem, X, y, kw, held_out):
+    """The validation set of a call, with the weights its loss and score use.
+
+    The explicit one, or the rows of X that early stopping held out (``held_out``).
+    """
+    if "X_val" in kw:
+        # validation rows are weighed by the class weights too (README)
+        sw_val = kw.get("sample_weight_val")
+        if problem.classifier:
+            cw, sw = est.class_weight, kw.get("sample_weight")
+            sw_val = _class_weight_rows(cw, y, sw, kw["y_val"], sw_val)
+        return kw["X_val"], kw["y_val"], sw_val
+    # the split held out: its rows of X, weighed as in training (class
+    # weights from all of y, then the held-out rows taken)
+    assert held_out is not None
+    sw = kw.get("sample_weight")
+    if problem.classifier:
+        sw = _class_weight_rows(est.class_weight, y, sw, y, sw)
+    sw_val = None if sw is None else np.asarray(sw)[held_out]
+    return _take(X, held_out), _take_y(y, held_out), sw_val
+
+
+def _check_val_loss(est, recorded, X, y, sw) -> None:
+    """The validation loss recorded for the kept weights is theirs (the loss
+    of the docstrings, recomputed in float64: round-off only)."""
+    with np.errstate(over="ignore"):
+        again = _validation_loss(est, X, y, sw)
+    f64 = est.coefs_[0].dtype == np.float64
+    tol = (1e-9 if f64 else 2e-4) * max(1, abs(recorded))
+    assert abs(again - recorded) <= tol, ("val_loss", again, recorded)
 
 
 def check_success(
@@ -1186,9 +1453,15 @@ def check_success(
             assert np.array_equal(est.classes_, np.unique(y))
         k = len(est.classes_)
         n_out = k if problem.target == "multilabel" or k > 2 else 1
+        assert est.n_outputs_ == est.intercepts_[-1].shape[0] == n_out
     else:
+        # one unit per target and quantile level, in the activation the
+        # loss needs (a continuing call that would change them is refused)
         n_out = 1 if np.ndim(y) == 1 else y.shape[1]
-    assert est.n_outputs_ == est.intercepts_[-1].shape[0] == n_out
+        p = est.get_params()
+        assert est.n_outputs_ == n_out
+        assert est.intercepts_[-1].shape[0] == n_out * _n_levels(p)
+        assert est.out_activation_ == _out_activation(p), est.out_activation_
 
     # epochs and records
     assert 0 <= n_iter <= (1 if incremental else est.max_iter)
@@ -1226,6 +1499,14 @@ def check_success(
             assert np.isnan(new).all(), (key, new)
         elif key == "val_loss" and not lbfgs:
             assert np.isfinite(new).all(), (key, new)
+    minus_loss = est.scoring == "loss" or (
+        est.scoring is None and not problem.classifier and not _canonical_loss(est)
+    )
+    if validated and n_iter and minus_loss:
+        # the score is minus the validation loss, epoch by epoch
+        score = np.asarray(history["val_score"][-n_iter:], dtype=float)
+        loss = np.asarray(history["val_loss"][-n_iter:], dtype=float)
+        assert np.array_equal(score, -loss, equal_nan=True), (score, loss)
 
     # samples counted
     n_train = X.shape[0]
@@ -1253,22 +1534,7 @@ def check_success(
             assert len(scored), f"every validation score is NaN: {new}"
             best = est.best_validation_score_
             assert best == scored.max(), (best, new)
-            if "X_val" in kw:
-                # validation rows are weighed by the class weights too (README)
-                sw_val = kw.get("sample_weight_val")
-                if problem.classifier:
-                    cw, sw = est.class_weight, kw.get("sample_weight")
-                    sw_val = _class_weight_rows(cw, y, sw, kw["y_val"], sw_val)
-                X_v, y_v = kw["X_val"], kw["y_val"]
-            else:
-                # the split held out: its rows of X, weighed as in training
-                # (class weights from all of y, then the held-out rows taken)
-                assert held_out is not None
-                sw = kw.get("sample_weight")
-                if problem.classifier:
-                    sw = _class_weight_rows(est.class_weight, y, sw, y, sw)
-                sw_val = None if sw is None else np.asarray(sw)[held_out]
-                X_v, y_v = _take(X, held_out), _take_y(y, held_out)
+            X_v, y_v, sw_val = _validation_rows(est, problem, X, y, kw, held_out)
             again = rescore(est, X_v, y_v, sw_val)
             # the same forward pass, in float64 for "loss": round-off only
             f64 = est.coefs_[0].dtype == np.float64
@@ -1277,9 +1543,17 @@ def check_success(
                 assert abs(again - best) <= tol, (again, best, new)
             else:
                 assert again == best, (again, best, new)
+            best_epochs = np.flatnonzero(new == best)
+            if len(best_epochs) == 1:  # (a tie: either epoch's weights)
+                epoch = len(curve) - n_iter + best_epochs[0]
+                _check_val_loss(est, history["val_loss"][epoch], X_v, y_v, sw_val)
     elif not lbfgs and n_iter:
         assert est.best_loss_ is not None
         assert est.best_loss_ <= min(curve[-n_iter:])
+        if "X_val" in kw and not diverged:
+            # the weights kept are the last epoch's
+            X_v, y_v, sw_val = _validation_rows(est, problem, X, y, kw, None)
+            _check_val_loss(est, history["val_loss"][-1], X_v, y_v, sw_val)
 
     check_outputs(est, problem, X, diverged)
 
@@ -1369,9 +1643,10 @@ def pickle_round_trip(models: list, problem: Problem) -> list:
 
 
 def run_sequence(data, classifier: bool) -> None:
-    poisson = not classifier and data.draw(st.booleans(), label="poisson")
+    loss = None if classifier else draw_loss(data)
+    poisson = loss is not None and loss["loss"] == "poisson"
     problem = draw_problem(data, classifier, poisson)
-    models = [draw_estimator(data, problem)]
+    models = [draw_estimator(data, problem, loss)]
     note(f"estimator: {models[0]!r}")
     steps = data.draw(
         st.lists(
@@ -1410,10 +1685,66 @@ def test_classifier_call_sequences(data):
 
 
 @_seeded
-@_budget(400)
+@_budget(500)
 @given(st.data())
 def test_regressor_call_sequences(data):
     run_sequence(data, classifier=False)
+
+
+@_seeded
+@_budget(120)
+@given(st.data())
+def test_regression_losses_train_and_continue(data):
+    """Every regression loss through a valid first fit (early stopping mostly
+    on, so that the kept weights are rescored with each loss's own formula),
+    then a continuing call after a change of loss (warm start or
+    partial_fit: refused when the outputs no longer fit)."""
+    kinds = ["absolute_error", "huber", "quantile", "quantiles", "custom"]
+    loss = draw_loss(data, kinds + ["squared_error", "poisson"])
+    # counts half the time, whatever the loss: every loss takes them, so that
+    # a change to or from loss="poisson" is refused for its outputs alone
+    counts = loss["loss"] == "poisson" or data.draw(st.booleans(), label="counts")
+    problem = draw_problem(data, False, poisson=counts)
+    est = draw_estimator(data, problem, loss)
+    est.set_params(
+        early_stopping=data.draw(st.sampled_from([True, True, False]), label="es"),
+        scoring=data.draw(
+            st.sampled_from([None, None, "loss", "r2", score_weighted]), label="sc"
+        ),
+        learning_rate_init=data.draw(st.sampled_from([1e-3, 0.05]), label="lr"),
+    )
+    if est.solver == "lbfgs":
+        est.set_params(dropout=0.0)
+    note(f"estimator: {est!r}")
+    kwargs = {}
+    sw = draw_weights(data, problem.n, "sample_weight")
+    if not _weights_invalid(sw, problem.n) and sw is not None:
+        kwargs["sample_weight"] = sw
+    if data.draw(st.booleans(), label="X_val"):
+        kwargs.update(X_val=problem.X_val, y_val=problem.y_val)
+    call = expect(est, Call("fit", problem.X, problem.y, kwargs), problem)
+    note(call.describe())
+    assert call.expect != "refuse", call.why
+    models = [est]
+    run_call(models, call, problem)
+    if not hasattr(est, "coefs_") or data.draw(st.integers(0, 3), label="stop") == 0:
+        return
+    if data.draw(st.booleans(), label="pickle"):
+        models = pickle_round_trip(models, problem)
+    change = data.draw(st.integers(0, 3), label="new_loss") > 0
+    new = draw_loss(data, sorted(set(LOSS_KINDS))) if change else {}
+    method = data.draw(st.sampled_from(["fit", "fit", "partial_fit"]), label="method")
+    if method == "fit":
+        new["warm_start"] = data.draw(st.integers(0, 3), label="warm_start") > 0
+    note(f"set_params({new})")
+    for m in models:
+        m.set_params(**new)
+    call = Call(method, problem.X, problem.y, dict(kwargs))
+    if method == "partial_fit":
+        call.kwargs = {k: v for k, v in kwargs.items() if k == "sample_weight"}
+    call = expect(est, call, problem)
+    note(call.describe())
+    run_call(models, call, problem)
 
 
 @_seeded
