@@ -151,8 +151,8 @@ def _lbfgs_float32_close(estimator):
     network is two layers of at most 7-term sums, each term's rounding at
     most 2**-24 of the running sum of magnitudes, a few 1e-6 of the outputs'
     scale; 1e-4 of it is far above that and far below a wrong product.
-    (2) The torch fit ends with a finite loss below the loss of the starting
-    weights by as much as the NumPy fit's, within a factor of 2: the two
+    (2) The torch fit ends with a finite loss, below the loss after the first
+    iteration by at least half as much as the NumPy fit's: the two
     trajectories part after a few iterations (last-bit differences that the
     line searches amplify), but both descend.
     """
@@ -161,6 +161,7 @@ def _lbfgs_float32_close(estimator):
     estimator = clone(estimator).set_params(random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
+        # the loss after one iteration (L-BFGS records accepted iterates)
         start = clone(estimator).set_params(max_iter=1).fit(X, y).loss_curve_[0]
         reference = clone(estimator).fit(X, y)
         with dispatch():
