@@ -46,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from . import _array_api
 from ._array_api import namespace
 
 LEAKY_RELU_SLOPE = 0.01
@@ -70,10 +71,39 @@ def tanh(Z: np.ndarray) -> None:
     xp.tanh(Z, out=Z)
 
 
+def zeros_for(Z: np.ndarray) -> np.ndarray | int:
+    """Zeros for ``maximum(Z, zeros)``: an array of Z's shape, or the scalar 0.
+
+    NumPy's ``maximum`` runs its vector loop when both operands are arrays,
+    not when one is a scalar: ``np.maximum(Z, 0)`` took 2.5-4x as long as
+    ``np.maximum(Z, zeros)`` on a 2-core AMD EPYC, NumPy 2.4 (25 against
+    6.8 us for a (128, 512) float32 batch, 10 against 4 us for (200, 100)
+    float64). The zeros come from one read-only vector per dtype, kept
+    between calls (the pages of ``np.zeros`` are the kernel's zero page
+    until written, so a large one costs address space, not memory). Other
+    namespaces, and arrays that are not C-contiguous or have more than
+    :data:`ZEROS_MAX` elements, get the scalar.
+    """
+    if type(Z) is not np.ndarray or not Z.flags.c_contiguous or Z.size > ZEROS_MAX:
+        return 0
+    zeros = _zeros.get(Z.dtype)
+    if zeros is None or zeros.size < Z.size:
+        zeros = np.zeros(max(Z.size, 1 << 16), dtype=Z.dtype)
+        zeros.flags.writeable = False
+        _zeros[Z.dtype] = zeros
+    return zeros[: Z.size].reshape(Z.shape)
+
+
+ZEROS_MAX = 1 << 24
+"""Largest array (elements) that :func:`zeros_for` gives zeros for."""
+
+_zeros: dict[np.dtype, np.ndarray] = {}
+
+
 def relu(Z: np.ndarray) -> None:
     """f(z) = max(z, 0)."""
     xp = namespace(Z)
-    xp.maximum(Z, 0, out=Z)
+    xp.maximum(Z, zeros_for(Z), out=Z)
 
 
 def leaky_relu(Z: np.ndarray) -> None:
@@ -92,7 +122,7 @@ def elu(Z: np.ndarray) -> None:
     xp = namespace(Z)
     negative_part = xp.minimum(Z, 0)  # (n, d)
     xp.expm1(negative_part, out=negative_part)  # exp(z) - 1, accurate near 0
-    xp.maximum(Z, 0, out=Z)
+    xp.maximum(Z, zeros_for(Z), out=Z)
     Z += negative_part
 
 
@@ -118,7 +148,7 @@ def softplus(Z: np.ndarray) -> None:
     xp.negative(tail, out=tail)
     xp.exp(tail, out=tail)  # exp(-|z|), in (0, 1]
     xp.log1p(tail, out=tail)
-    xp.maximum(Z, 0, out=Z)
+    xp.maximum(Z, zeros_for(Z), out=Z)
     Z += tail
 
 
@@ -400,8 +430,7 @@ def softmax(Z: np.ndarray) -> np.ndarray:
     The returned log of the normaliser, ``m + log sum_j exp(z_j - m)``, shape
     (n,), is what the cross-entropy needs (``skmlp._network``).
     """
-    xp = namespace(Z)
-    row_max = xp.max(Z, axis=1)  # (n,)
+    row_max = _array_api.row_max(Z)  # (n,)
     Z -= row_max[:, None]
     return row_max + softmax_of_shifted(Z)
 

