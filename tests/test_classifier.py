@@ -564,3 +564,19 @@ def test_interrupt_without_a_signal_handler_goes_back_to_the_epoch_start(
     ):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(clf.predict(X), two_epochs.predict(X))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_batch_score_counts_the_rows_whose_argmax_is_the_label(seed):
+    """The training accuracy of each batch (softmax): T's entry at P's
+    argmax, summed, is the count of P.argmax == T.argmax, ties and NaN
+    rows included."""
+    rng = np.random.default_rng(seed)
+    X, y = rng.standard_normal((40, 3)), rng.integers(0, 4, 40)
+    clf = NumpyMLPClassifier(hidden_layer_sizes=(3,), max_iter=1).fit(X, y)
+    for dtype in (np.float32, np.float64):
+        P = rng.integers(0, 3, (50, 4)).astype(dtype)  # many ties
+        P[0] = np.nan
+        T = np.eye(4, dtype=dtype)[rng.integers(0, 4, 50)]
+        expected = float((P.argmax(axis=1) == T.argmax(axis=1)).sum())
+        assert clf._batch_score(P, T) == expected

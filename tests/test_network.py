@@ -503,3 +503,20 @@ def test_name_pair_and_activation_give_the_same_pass():
         grads.append(ws.grad.copy())
     for grad in grads[1:]:
         np.testing.assert_allclose(grad, grads[0], rtol=1e-13, atol=1e-16)
+
+
+def test_workspace_keeps_the_views_of_one_parameter_vector():
+    """loss_and_gradient takes the views of the vector it is given, made
+    again for a new vector (or new layer sizes), never one left over."""
+    units = [3, 4, 2]
+    ws = Workspace(units, 5, np.float64)
+    first = np.arange(sum(_network.n_parameters(units)), dtype=np.float64)
+    coefs, intercepts, n_coef = ws.parameter_views(first, units)
+    assert n_coef == 3 * 4 + 4 * 2 and coefs[1].base is first
+    assert ws.parameter_views(first, tuple(units))[0] is coefs  # kept
+    second = first.copy()
+    coefs2, _, _ = ws.parameter_views(second, units)
+    assert coefs2[0].base is second and np.shares_memory(coefs2[0], second)
+    assert not np.shares_memory(coefs2[0], first)
+    other = np.zeros(sum(_network.n_parameters([3, 2, 2])))
+    assert ws.parameter_views(other, [3, 2, 2])[0][0].shape == (3, 2)
