@@ -2,7 +2,7 @@
 
 Every NumPy call in :mod:`skmlp._optimizers` is one pass over the flat
 parameter vectors (535,818 numbers for 784-512-256-10): an SGD step with the
-L2 term is 7 of them, an Adam step 12, and on one core they cost a third of
+L2 term is 6 of them, an Adam step 12, and on one core they cost a third of
 the matrix multiplies' time (benchmarks/bench_peers.py, issue 20). A compiled
 loop reads each vector once and does all of a step's arithmetic per element.
 

@@ -483,6 +483,7 @@ def loss_and_gradient(
     *,
     dropout_masks: list[np.ndarray | None] | None = None,
     l2_gradient: bool = True,
+    gradient_scale: float = 1.0,
 ) -> float:
     """Loss of the network on one batch, and its gradient in ``ws.grad``.
 
@@ -519,6 +520,11 @@ def loss_and_gradient(
         The training loops pass False and hand that term to the optimizer's
         step instead (a fused kernel adds it on the way, see
         :mod:`skmlp._fused`); the loss includes the penalty either way.
+    gradient_scale : float, default=1.0
+        Leave ``gradient_scale`` times the gradient in ``ws.grad``; the loss
+        is not scaled. SGD passes its learning rate: the factor then rides on
+        the output delta, ``(n, K)``, and the step saves a pass over every
+        parameter (see :meth:`skmlp._optimizers.SGD.gradient_scale`).
 
     Returns
     -------
@@ -577,12 +583,17 @@ def loss_and_gradient(
     # deviance) dloss_i/dz_ik = p_ik - t_ik: the derivative of the output
     # activation and of the loss cancel (canonical links). The losses of
     # skmlp._losses have deltas of their own. Each sample counts with weight
-    # s_i / sum(s), hence (P - T) * s / sum(s), or (P - T) / n.
+    # s_i / sum(s), hence (P - T) * s / sum(s), or (P - T) / n. Every
+    # gradient below is linear in this delta, so a gradient_scale c taken
+    # here scales them all: (P - T) * c / n.
     delta = D[L - 1]  # (n, K)
     loss_fn.backward(P, T, cache, delta)  # dloss_i/dZ_L, e.g. P - T
     if sample_weight is not None:
         delta *= sample_weight[:, None]
-    delta /= weight_sum
+    if gradient_scale == 1.0:
+        delta /= weight_sum
+    else:
+        delta *= gradient_scale / weight_sum
 
     for i in range(L - 1, -1, -1):
         # Z_{i+1} = A_i W + b, so
@@ -608,6 +619,6 @@ def loss_and_gradient(
     # only (intercepts are not penalised), for all layers in one go.
     if alpha and l2_gradient:
         scratch = ws.scratch[:n_coef]
-        xp.multiply(W_all, alpha / weight_sum, out=scratch)
-        ws.grad[:n_coef] += scratch  # grad += alpha / sum(s) * W
+        xp.multiply(W_all, gradient_scale * alpha / weight_sum, out=scratch)
+        ws.grad[:n_coef] += scratch  # grad += alpha / sum(s) * W (times c)
     return loss

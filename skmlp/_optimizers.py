@@ -90,6 +90,12 @@ class SGD(_Scratch):
     The step is then 5 passes over the vectors instead of 6, with the same
     result up to float rounding.
 
+    Both updates use ``lr * g``, never ``g`` alone. The training loop
+    therefore asks for the gradient already multiplied by the learning rate
+    (:meth:`gradient_scale`): the factor is taken once on the output delta,
+    an ``(n, K)`` array, where the gradient is made, and the step, told
+    ``scaled=True``, saves its pass over every parameter that makes ``lr * g``.
+
     Parameters
     ----------
     n_params : int
@@ -149,16 +155,35 @@ class SGD(_Scratch):
             state["velocity_scaled"] = state["nesterov"]
         super().__setstate__(state)
 
+    def gradient_scale(self) -> float:
+        """The factor the gradient handed to :meth:`step` may already carry.
+
+        The learning rate: a step with ``scaled=True`` then reads ``grad`` as
+        ``lr * g`` and does not multiply it again.
+        """
+        return self.learning_rate
+
     def step(
-        self, params: np.ndarray, grad: np.ndarray, decay: float = 0.0, n_coef: int = 0
+        self,
+        params: np.ndarray,
+        grad: np.ndarray,
+        decay: float = 0.0,
+        n_coef: int = 0,
+        scaled: bool = False,
     ) -> None:
         """Update ``params`` in place with the gradient ``grad``.
 
         ``decay``: an L2 term ``decay * params[:n_coef]`` still to be added to
         the gradient of the first ``n_coef`` parameters (the weights), which
         the fused kernel adds on the way; ``grad`` may be changed.
+        ``scaled``: ``grad`` is ``gradient_scale() * g`` (``decay`` is not
+        scaled: the step scales it).
         """
         lr, mu, v, s = self.learning_rate, self.momentum, self.velocity, self._scratch
+        if scaled:
+            # grad is lr * g: the L2 term joins it as lr * decay * W, and
+            # what multiplies the sum is 1
+            decay, lr = lr * decay, 1.0
         if self._fused(params):
             kernel = _fused.kernels()[
                 "sgd_nesterov" if self.nesterov else "sgd_classical"
@@ -180,10 +205,12 @@ class SGD(_Scratch):
             return
         xp = namespace(params)  # NumPy, or the namespace of an array API input
         self._add_l2(xp, params, grad, decay, n_coef)
-        # 4 passes over the flat vectors (5 with Nesterov), all in place; both
-        # updates need lr * g and NumPy has no fused multiply-add, so fewer
-        # would take the gradient already scaled by -lr.
-        xp.multiply(grad, lr, out=s)  # s = lr * g
+        # 3 passes over the flat vectors (4 with Nesterov), all in place, and
+        # one more where grad is g itself, not lr * g
+        if scaled:
+            s = grad  # lr * g already
+        else:
+            xp.multiply(grad, lr, out=s)  # s = lr * g
         if self.nesterov:
             v -= s  # mu * v - lr * g: the new velocity (v holds mu * v)
             v *= mu  # the new mu * v
@@ -195,6 +222,7 @@ class SGD(_Scratch):
             params += v
         self.n_steps += 1
         if self.n_steps % self.FLUSH_EVERY == 0:
+            s = self._scratch  # (not grad)
             xp.abs(v, out=s)
             xp.copyto(v, 0, where=s < self._tiny)
 
@@ -273,11 +301,22 @@ class Adam(_Scratch):
             state["moments_scaled"] = True
         super().__setstate__(state)
 
+    def gradient_scale(self) -> float:
+        """1: Adam divides the scale of the gradient out (up to ``epsilon``),
+        so there is no multiplication to move out of its step."""
+        return 1.0
+
     def step(
-        self, params: np.ndarray, grad: np.ndarray, decay: float = 0.0, n_coef: int = 0
+        self,
+        params: np.ndarray,
+        grad: np.ndarray,
+        decay: float = 0.0,
+        n_coef: int = 0,
+        scaled: bool = False,
     ) -> None:
         """Update ``params`` in place with the gradient ``grad`` (``decay``
-        and ``n_coef``: an L2 term still to add, as in :meth:`SGD.step`)."""
+        and ``n_coef``: an L2 term still to add, as in :meth:`SGD.step`;
+        ``scaled`` changes nothing, since :meth:`gradient_scale` is 1)."""
         b1, b2, m, v, s = self.beta_1, self.beta_2, self.m, self.v, self._scratch
         xp = namespace(params)
         self._add_l2(xp, params, grad, 0.0 if self._fused(params) else decay, n_coef)

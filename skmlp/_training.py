@@ -201,13 +201,16 @@ def train_epoch(est, batches, ws, interrupt) -> EpochResult:
             ws,
             dropout_masks=masks,
             l2_gradient=False,  # the step adds it (fused with the update)
+            gradient_scale=optimizer.gradient_scale(),  # SGD: lr * g, see its step
         )
         if not math.isfinite(loss):
             result.diverged_at = k
             return result
         weight = n if sw_b is None else _array_api.total(sw_b)
         # the update, in place, with the L2 penalty's alpha / sum(s) * W
-        optimizer.step(params, ws.grad, decay=est.alpha / weight, n_coef=n_coef)
+        optimizer.step(
+            params, ws.grad, decay=est.alpha / weight, n_coef=n_coef, scaled=True
+        )
         # loss_ is the reported loss (for several squared-error outputs,
         # averaged over them as scikit-learn does), not the objective
         result.loss_sum += ws.reported_loss * weight

@@ -60,6 +60,28 @@ def test_sgd_kernel_gives_the_numpy_step_bit_for_bit(dtype, nesterov, decay, see
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("nesterov", [True, False])
+@pytest.mark.parametrize("decay", [0.0, 1e-4 / 128, 0.3])
+@pytest.mark.parametrize("seed", range(3))
+def test_sgd_kernel_on_a_prescaled_gradient_gives_the_numpy_step(
+    dtype, nesterov, decay, seed
+):
+    """The training loop's step: grad is already lr * g (``scaled=True``),
+    the L2 term becomes lr * decay * W; NumPy and the kernel agree bit for bit."""
+    w0, grads = steps(seed, dtype)
+    ref, w_ref = SGD(N, dtype, 0.05, momentum=0.9, nesterov=nesterov), w0.copy()
+    fused, w = SGD(N, dtype, 0.05, momentum=0.9, nesterov=nesterov), w0.copy()
+    fused.use_kernels("numba")
+    for g in grads:
+        g = g * dtype(ref.gradient_scale())
+        ref.step(w_ref, g.copy(), decay=decay, n_coef=N_COEF, scaled=True)
+        fused.step(w, g.copy(), decay=decay, n_coef=N_COEF, scaled=True)
+    np.testing.assert_array_equal(w, w_ref)
+    np.testing.assert_array_equal(fused.velocity, ref.velocity)
+    assert not np.array_equal(w, w0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("decay", [0.0, 1e-4 / 200, 0.3])
 @pytest.mark.parametrize("seed", range(3))
 def test_adam_kernel_gives_the_numpy_step_bit_for_bit(dtype, decay, seed):

@@ -125,6 +125,47 @@ def test_sgd_matches_reference_and_scikit_learn(seed, nesterov, lr, mu):
     np.testing.assert_allclose(opt.velocity, stored, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("nesterov", [True, False])
+@pytest.mark.parametrize("schedule", ["constant", "invscaling", "cosine"])
+def test_sgd_step_on_a_prescaled_gradient_is_the_plain_step(seed, nesterov, schedule):
+    """The training loop hands SGD ``gradient_scale() * g`` (the learning rate
+    times g, taken on the output delta) and says so with ``scaled=True``;
+    with the L2 term and a schedule that moves the rate, that is the step on g
+    up to rounding, and the same steps as the reference formulas."""
+    w0 = np.random.RandomState(200 + seed).standard_normal(257)
+    grads = list(gradients(seed, n_steps=100))
+    decay, n_coef = 0.01, 200
+    plain, w_plain = SGD(257, np.float64, 0.1, schedule, 0.9, nesterov), w0.copy()
+    fold, w_fold = SGD(257, np.float64, 0.1, schedule, 0.9, nesterov), w0.copy()
+    for t, g in enumerate(grads):
+        plain.step(w_plain, g.copy(), decay=decay, n_coef=n_coef)
+        scale = fold.gradient_scale()
+        assert scale == fold.learning_rate
+        fold.step(w_fold, scale * g, decay=decay, n_coef=n_coef, scaled=True)
+        if t % 10 == 9:  # an "epoch": the schedule moves both rates alike
+            plain.epoch_ends(10 * (t + 1), t // 10 + 1)
+            fold.epoch_ends(10 * (t + 1), t // 10 + 1)
+    assert fold.learning_rate == plain.learning_rate
+    if schedule != "constant":
+        assert fold.learning_rate < 0.1  # the rate did move
+    np.testing.assert_allclose(w_fold, w_plain, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(fold.velocity, plain.velocity, rtol=1e-12, atol=1e-12)
+    assert not np.array_equal(w_fold, w0)
+
+
+def test_adam_takes_its_gradient_unscaled():
+    """Adam's gradient_scale is 1, so scaled=True is the plain step, bit for bit."""
+    grads = list(gradients(3, n_steps=20))
+    a, w_a = Adam(257, np.float64, 1e-3), np.ones(257)
+    b, w_b = Adam(257, np.float64, 1e-3), np.ones(257)
+    assert b.gradient_scale() == 1.0
+    for g in grads:
+        a.step(w_a, g.copy(), decay=0.01, n_coef=200)
+        b.step(w_b, g.copy(), decay=0.01, n_coef=200, scaled=True)
+    np.testing.assert_array_equal(w_a, w_b)
+
+
 def test_adam_old_pickle_continues_exactly():
     """A pickle holding the plain moments (skmlp 0.1.0) is rescaled on load."""
     grads = list(gradients(0))
