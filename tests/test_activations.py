@@ -264,7 +264,10 @@ def test_softmax_returns_the_log_normaliser(dtype):
 @pytest.mark.parametrize("shape", [(0, 3), (1, 1), (7, 5), (200, 100)])
 def test_relu_family_matches_maximum_with_a_scalar(dtype, shape):
     """relu, elu and softplus take max(z, 0) against cached zeros: the same
-    bits as np.maximum(z, 0), NaN, infinities and signed zeros included."""
+    numbers as with the scalar 0, infinities and signed zeros bit for bit, NaN
+    where NaN. Not a NaN's sign bit: IEEE 754 leaves it unspecified, and on
+    the CI's CPU NumPy 1.24's loops set it for softplus's NaN on one path and
+    not on the other (issue 20's CI run)."""
     rng = np.random.default_rng(0)
     Z = rng.standard_normal(shape).astype(dtype) * 50
     if Z.size >= 6:
@@ -283,8 +286,9 @@ def test_relu_family_matches_maximum_with_a_scalar(dtype, shape):
                     ACTIVATIONS[name](plain)
                 finally:
                     _activations.zeros_for = monkey
-        np.testing.assert_array_equal(A, plain, strict=True)
-        assert np.array_equal(np.signbit(A), np.signbit(plain))
+        np.testing.assert_array_equal(A, plain, strict=True)  # NaN where NaN
+        number = ~np.isnan(plain)
+        assert np.array_equal(np.signbit(A[number]), np.signbit(plain[number]))
 
 
 def test_zeros_for_gives_read_only_zeros_or_the_scalar():
